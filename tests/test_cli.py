@@ -1,0 +1,44 @@
+"""The command line against a real database (the suite's backend)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import text
+
+from zhihui.core.store import Database
+
+
+def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "zhihui.cli", *args], env=env, capture_output=True, text=True)
+
+
+def test_upgrade_user_add_and_audit_verify(db_url: str, tmp_path: Path) -> None:
+    env = {**os.environ, "ZHIHUI_DATABASE_URL": db_url, "ZHIHUI_SECRET_FILE": str(tmp_path / "k")}
+    assert run(env, "db", "upgrade").returncode == 0  # idempotent on a migrated database
+    r = run(env, "user", "add", "wang", "--role", "dispatcher", "--password", "Wang#Dispatch1")
+    assert r.returncode == 0, r.stderr
+    r = run(env, "user", "add", "wang", "--role", "dispatcher", "--password", "Wang#Dispatch1")
+    assert r.returncode == 2 and "already exists" in r.stderr
+    r = run(env, "user", "add", "li", "--role", "wizard", "--password", "Wang#Dispatch1")
+    assert r.returncode == 2 and "invalid choice" in r.stderr
+    r = run(env, "audit", "verify")
+    assert r.returncode == 0 and "audit chain OK" in r.stdout and "sealed: 1" in r.stdout
+
+    async def tamper() -> None:
+        db = Database(db_url)
+        async with db.tx() as session:
+            if db.dialect == "postgresql":
+                await session.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_guard"))
+            else:
+                await session.execute(text("DROP TRIGGER audit_log_no_update"))
+            await session.execute(text("UPDATE audit_log SET detail = NULL"))
+        await db.dispose()
+
+    asyncio.run(tamper())
+    r = run(env, "audit", "verify")
+    assert r.returncode == 1 and "BROKEN" in r.stdout and "content changed" in r.stdout

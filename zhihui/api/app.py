@@ -1,0 +1,94 @@
+"""The FastAPI application: routers under /api/v1, background timers, lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+
+from zhihui import __version__
+from zhihui.api import admin, auth, errors, incidents, instructions, stream, units
+from zhihui.core import audit
+from zhihui.core.bus import Bus
+from zhihui.core.clock import utcnow
+from zhihui.core.config import Settings, load_settings
+from zhihui.core.store import Database
+from zhihui.instructions.service import scan_overdue
+
+log = logging.getLogger("zhihui")
+
+
+async def overdue_loop(db: Database, bus: Bus, interval: float) -> None:
+    """Marks instructions past their deadlines and raises escalation events."""
+    while True:
+        try:
+            async with db.tx() as session:
+                n = await scan_overdue(session, utcnow())
+            if n:
+                log.info("escalated %d overdue instruction deadline(s)", n)
+                bus.committed()
+        except Exception:
+            log.exception("overdue scan failed; retrying")
+        await asyncio.sleep(interval)
+
+
+async def seal_loop(db: Database, interval: float) -> None:
+    while True:
+        try:
+            async with db.tx() as session:
+                await audit.seal(session)
+        except Exception:
+            log.exception("audit sealing failed; retrying")
+        await asyncio.sleep(interval)
+
+
+def create_app(settings: Settings | None = None, *, background: bool = True) -> FastAPI:
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings.database_url)
+        app.state.db = db
+        app.state.bus = Bus()
+        tasks: list[asyncio.Task[None]] = []
+        if background:
+            tasks.append(asyncio.create_task(overdue_loop(db, app.state.bus, settings.scheduler_interval_s)))
+            tasks.append(asyncio.create_task(seal_loop(db, settings.audit_seal_interval_s)))
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            with contextlib.suppress(Exception):
+                async with db.tx() as session:
+                    await audit.seal(session)
+            await db.dispose()
+
+    app = FastAPI(
+        title="zhihui 情指行一体化平台",
+        version=__version__,
+        lifespan=lifespan,
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+    )
+    app.state.settings = settings
+    errors.install(app)
+    for module in (auth, incidents, units, instructions, stream, admin):
+        app.include_router(module.router, prefix="/api/v1")
+
+    @app.get("/api/v1/health", tags=["meta"])
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__, "db": app.state.db.dialect}
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/api/v1/docs")
+
+    return app

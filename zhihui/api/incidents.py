@@ -1,0 +1,149 @@
+"""/incidents: intake, queries, dispatch, close, cancel, divert, merge, 警情清零."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from sqlalchemy import select
+
+from zhihui.api.deps import (
+    ALL_ROLES,
+    CLOSERS,
+    DISPATCHERS,
+    INTAKE,
+    SUPERVISORS,
+    bus_of,
+    db_of,
+    require,
+    settings_of,
+    unit_of_work,
+)
+from zhihui.core import events
+from zhihui.core.auth import Actor
+from zhihui.core.clock import utcnow
+from zhihui.dispatch import service as dispatch
+from zhihui.dispatch.models import Unit
+from zhihui.dispatch.schemas import DispatchRequest
+from zhihui.incidents import service
+from zhihui.incidents.domain import IncidentStatus
+from zhihui.incidents.schemas import (
+    IncidentCancel,
+    IncidentClose,
+    IncidentCreate,
+    IncidentDetail,
+    IncidentDivert,
+    IncidentMerge,
+    IncidentOut,
+)
+from zhihui.instructions import service as instructions
+
+router = APIRouter(tags=["incidents"])
+IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128, min_length=8)]
+
+
+@router.post("/incidents", status_code=201, response_model=IncidentOut)
+async def create(request: Request, response: Response, body: IncidentCreate,
+                 actor: Annotated[Actor, Depends(require(*INTAKE))], idempotency_key: IdemKey = None) -> dict:
+    incident, replayed = await service.create_incident(
+        db_of(request), settings_of(request), actor, body, idempotency_key
+    )
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    else:
+        bus_of(request).committed()
+    response.headers["Location"] = f"/api/v1/incidents/{incident.id}"
+    return service.incident_out(incident)
+
+
+@router.get("/incidents", response_model=list[IncidentOut])
+async def list_(
+    request: Request,
+    _actor: Annotated[Actor, Depends(require(*ALL_ROLES))],
+    status: Annotated[list[IncidentStatus] | None, Query()] = None,
+    category: Annotated[str | None, Query(max_length=8, pattern=r"^\d{2,8}$")] = None,
+    since: datetime | None = None,
+    open_only: bool = False,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[dict]:
+    from zhihui.incidents.domain import OPEN_STATUSES
+
+    statuses = list(status or [])
+    if open_only:
+        statuses = [s for s in OPEN_STATUSES if not statuses or s in statuses]
+    async with db_of(request).read() as session:
+        rows = await service.list_incidents(session, status=statuses or None, category=category, since=since,
+                                            limit=limit, offset=offset)
+    return [service.incident_out(i) for i in rows]
+
+
+@router.get("/incidents/backlog", response_model=list[IncidentOut])
+async def backlog(request: Request, _actor: Annotated[Actor, Depends(require(*SUPERVISORS))]) -> list[dict]:
+    """警情清零: open incidents past their closing deadline or with an overdue instruction."""
+    async with db_of(request).read() as session:
+        rows = await service.backlog(session, utcnow())
+    return [service.incident_out(i) for i in rows]
+
+
+@router.get("/incidents/{incident_id}", response_model=IncidentDetail)
+async def get(request: Request, incident_id: int,
+              _actor: Annotated[Actor, Depends(require(*ALL_ROLES))]) -> dict:
+    async with db_of(request).read() as session:
+        incident = await service.get_incident(session, incident_id)
+        timeline = await session.execute(
+            select(events.Event).where(events.Event.incident_id == incident_id).order_by(events.Event.id)
+        )
+        instrs = await instructions.for_incident(session, incident_id)
+        units = {u.id: u for u in (await session.execute(
+            select(Unit).where(Unit.id.in_([i.unit_id for i in instrs if i.unit_id])))).scalars()}
+    out = service.incident_out(incident)
+    out["events"] = [events.event_dict(e) for e in timeline.scalars()]
+    out["instructions"] = [instructions.instruction_out(i, units.get(i.unit_id or 0)) for i in instrs]
+    return out
+
+
+@router.post("/incidents/{incident_id}/dispatch", status_code=201)
+async def dispatch_units(request: Request, incident_id: int, body: DispatchRequest,
+                         actor: Annotated[Actor, Depends(require(*DISPATCHERS))]) -> list[dict]:
+    async with unit_of_work(request) as session:
+        created = await dispatch.dispatch(session, actor, settings_of(request), incident_id, body.unit_ids,
+                                          body.content)
+        units = {u.id: u for u in (await session.execute(select(Unit).where(Unit.id.in_(body.unit_ids)))).scalars()}
+        out = [instructions.instruction_out(i, units.get(i.unit_id or 0)) for i in created]
+    return out
+
+
+@router.post("/incidents/{incident_id}/close", response_model=IncidentOut)
+async def close(request: Request, incident_id: int, body: IncidentClose,
+                actor: Annotated[Actor, Depends(require(*CLOSERS))]) -> dict:
+    async with unit_of_work(request) as session:
+        open_n = await instructions.open_count(session, incident_id)
+        incident = await service.close_incident(session, actor, incident_id, body.result, open_n)
+    return service.incident_out(incident)
+
+
+@router.post("/incidents/{incident_id}/cancel", response_model=IncidentOut)
+async def cancel(request: Request, incident_id: int, body: IncidentCancel,
+                 actor: Annotated[Actor, Depends(require(*INTAKE))]) -> dict:
+    async with unit_of_work(request) as session:
+        open_n = await instructions.open_count(session, incident_id)
+        incident = await service.cancel_incident(session, actor, incident_id, body.reason, open_n)
+    return service.incident_out(incident)
+
+
+@router.post("/incidents/{incident_id}/divert", response_model=IncidentOut)
+async def divert(request: Request, incident_id: int, body: IncidentDivert,
+                 actor: Annotated[Actor, Depends(require(*INTAKE))]) -> dict:
+    async with unit_of_work(request) as session:
+        incident = await service.divert_incident(session, actor, incident_id, body.note)
+    return service.incident_out(incident)
+
+
+@router.post("/incidents/{incident_id}/merge", response_model=IncidentOut)
+async def merge(request: Request, incident_id: int, body: IncidentMerge,
+                actor: Annotated[Actor, Depends(require(*INTAKE))]) -> dict:
+    async with unit_of_work(request) as session:
+        incident = await service.merge_incident(session, actor, incident_id, body.into_id)
+    return service.incident_out(incident)

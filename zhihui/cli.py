@@ -1,0 +1,150 @@
+"""`zhihui` command line: serve, db upgrade, user add, audit verify, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import sys
+from pathlib import Path
+
+from zhihui.core.config import load_settings, sqlite_url
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from zhihui.api.app import create_app
+
+    settings = load_settings()
+    if args.upgrade:
+        asyncio.run(_upgrade(settings.database_url))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level,
+                access_log=args.access_log)
+    return 0
+
+
+async def _upgrade(url: str) -> None:
+    from zhihui.core.migrate import upgrade
+
+    if url.startswith("sqlite"):
+        Path(url.split("///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
+    await upgrade(url)
+
+
+def _db_upgrade(_args: argparse.Namespace) -> int:
+    url = load_settings().database_url
+    asyncio.run(_upgrade(url))
+    print(f"database at head: {url.split('@')[-1]}")
+    return 0
+
+
+def _user_add(args: argparse.Namespace) -> int:
+    from zhihui.core import audit
+    from zhihui.core.auth import Actor, create_user
+    from zhihui.core.errors import DomainError
+    from zhihui.core.store import Database
+
+    password = args.password or os.environ.get("ZHIHUI_PASSWORD") or getpass.getpass("password: ")
+
+    async def run() -> None:
+        db = Database(load_settings().database_url)
+        try:
+            async with db.tx() as session:
+                user = await create_user(session, username=args.username, password=password, role=args.role,
+                                         full_name=args.full_name, unit_id=args.unit_id)
+                audit.append(session, Actor(None, getpass.getuser(), "cli"), "user.create", component="auth",
+                             target_type="user", target_id=user.id, detail={"role": user.role})
+        finally:
+            await db.dispose()
+
+    try:
+        asyncio.run(run())
+    except DomainError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    print(f"user {args.username} ({args.role}) created")
+    return 0
+
+
+def _audit_verify(_args: argparse.Namespace) -> int:
+    from zhihui.core import audit
+    from zhihui.core.store import Database
+
+    async def run() -> audit.VerifyReport:
+        db = Database(load_settings().database_url)
+        try:
+            async with db.tx() as session:
+                await audit.seal(session)
+            async with db.read() as session:
+                return await audit.verify(session)
+        finally:
+            await db.dispose()
+
+    report = asyncio.run(run())
+    print(f"audit rows: {report.rows}, sealed: {report.sealed}, unsealed: {report.unsealed}")
+    for problem in report.problems:
+        print(f"PROBLEM: {problem}")
+    print("audit chain OK" if report.ok else "audit chain BROKEN")
+    return 0 if report.ok else 1
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from zhihui.sim.demo import run_demo
+
+    if not os.environ.get("ZHIHUI_DATABASE_URL"):
+        os.environ["ZHIHUI_DATABASE_URL"] = sqlite_url(Path("var") / "demo.db")
+    return run_demo(host=args.host, port=args.port, rate_per_min=args.rate, minutes=args.minutes)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="zhihui", description="情指行一体化 command-center platform")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="run the API server")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--log-level", default="info")
+    p.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--upgrade", action=argparse.BooleanOptionalAction, default=True,
+                   help="apply database migrations before starting (default on)")
+    p.set_defaults(func=_serve)
+
+    p = sub.add_parser("db", help="database maintenance")
+    dbsub = p.add_subparsers(dest="db_command", required=True)
+    up = dbsub.add_parser("upgrade", help="apply migrations up to head")
+    up.set_defaults(func=_db_upgrade)
+
+    p = sub.add_parser("user", help="user administration")
+    usub = p.add_subparsers(dest="user_command", required=True)
+    add = usub.add_parser("add", help="create a user")
+    add.add_argument("username")
+    add.add_argument("--role", required=True,
+                     choices=["call_taker", "dispatcher", "commander", "analyst", "officer", "leader",
+                              "inspector", "admin"])
+    add.add_argument("--password", help="(else $ZHIHUI_PASSWORD, else prompted)")
+    add.add_argument("--full-name")
+    add.add_argument("--unit-id", type=int)
+    add.set_defaults(func=_user_add)
+
+    p = sub.add_parser("audit", help="audit log")
+    asub = p.add_subparsers(dest="audit_command", required=True)
+    ver = asub.add_parser("verify", help="seal pending rows and verify the hash chain")
+    ver.set_defaults(func=_audit_verify)
+
+    p = sub.add_parser("demo", help="demo command centre on SQLite with a simulated call stream")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--rate", type=float, default=3.0, help="simulated calls per minute")
+    p.add_argument("--minutes", type=float, default=0, help="stop after this many minutes (0 = run until Ctrl-C)")
+    p.set_defaults(func=_demo)
+
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

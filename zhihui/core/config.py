@@ -1,0 +1,93 @@
+"""Settings read from the environment (ZHIHUI_*), with defaults for the embedded demo."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_DB_PATH = Path("var") / "zhihui.db"
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw else default
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    """Sign-off and feedback deadlines in seconds, by urgency and instruction kind."""
+
+    sign_urgent: int = 60
+    sign_normal: int = 180
+    feedback_urgent: int = 30 * 60
+    feedback_normal: int = 2 * 60 * 60
+    # 研判/核查/预警 instructions: 核查 answers within one hour ("一小时内反馈").
+    sign_other: int = 10 * 60
+    feedback_other: int = 60 * 60
+    # 警情清零: an incident still open this long after intake is in the backlog.
+    close_urgent: int = 4 * 60 * 60
+    close_normal: int = 24 * 60 * 60
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    secret_key: str
+    center_code: str = "440304000000"  # 12-digit organ code of the command centre (深圳市公安局福田分局)
+    token_minutes: int = 12 * 60
+    scheduler_interval_s: float = 5.0
+    audit_seal_interval_s: float = 1.0
+    max_login_failures: int = 5
+    lockout_minutes: int = 10
+    deadlines: Deadlines = field(default_factory=Deadlines)
+
+
+def sqlite_url(path: Path | str) -> str:
+    return f"sqlite+aiosqlite:///{Path(path).resolve()}"
+
+
+def normalise_url(url: str) -> str:
+    """Accept plain postgresql:// and sqlite:// URLs and pick the async drivers we ship."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
+    return url
+
+
+def _secret() -> str:
+    env = os.environ.get("ZHIHUI_SECRET_KEY")
+    if env:
+        return env
+    # A per-installation key kept beside the default database so tokens survive restarts.
+    key_file = Path(os.environ.get("ZHIHUI_SECRET_FILE", Path("var") / "secret.key"))
+    try:
+        return key_file.read_text().strip()
+    except FileNotFoundError:
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        key_file.write_text(key)
+        key_file.chmod(0o600)
+        return key
+
+
+def load_settings(**overrides: object) -> Settings:
+    url = os.environ.get("ZHIHUI_DATABASE_URL") or sqlite_url(DEFAULT_DB_PATH)
+    deadlines = Deadlines(
+        sign_urgent=_int("ZHIHUI_SIGN_URGENT_S", Deadlines.sign_urgent),
+        sign_normal=_int("ZHIHUI_SIGN_NORMAL_S", Deadlines.sign_normal),
+        feedback_urgent=_int("ZHIHUI_FEEDBACK_URGENT_S", Deadlines.feedback_urgent),
+        feedback_normal=_int("ZHIHUI_FEEDBACK_NORMAL_S", Deadlines.feedback_normal),
+    )
+    values: dict[str, object] = {
+        "database_url": normalise_url(url),
+        "secret_key": _secret(),
+        "center_code": os.environ.get("ZHIHUI_CENTER_CODE", Settings.center_code),
+        "deadlines": deadlines,
+    }
+    values.update(overrides)
+    if "database_url" in overrides:
+        values["database_url"] = normalise_url(str(overrides["database_url"]))
+    return Settings(**values)  # type: ignore[arg-type]

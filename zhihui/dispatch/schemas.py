@@ -1,0 +1,80 @@
+"""API shapes for 警力 and 派警."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from zhihui.dispatch.domain import UnitStatus
+from zhihui.incidents.categories import UNIT_TYPES
+from zhihui.incidents.domain import in_china
+
+Strict = ConfigDict(extra="forbid", str_strip_whitespace=True)
+UnitType = Annotated[str, Field(pattern="^(" + "|".join(UNIT_TYPES) + ")$")]
+
+
+class Point(BaseModel):
+    model_config = Strict
+    lat: Annotated[float, Field(ge=-90, le=90)]
+    lon: Annotated[float, Field(ge=-180, le=180)]
+
+    @model_validator(mode="after")
+    def _china(self) -> Point:
+        if not in_china(self.lat, self.lon):
+            raise ValueError("lat/lon is outside China (WGS-84 expected)")
+        return self
+
+
+class UnitCreate(BaseModel):
+    model_config = Strict
+    call_sign: Annotated[str, Field(min_length=1, max_length=32)]
+    name: Annotated[str | None, Field(max_length=64)] = None
+    type: UnitType = "patrol"
+    org_id: int | None = None
+    status: UnitStatus = UnitStatus.AVAILABLE
+    lat: Annotated[float | None, Field(ge=-90, le=90)] = None
+    lon: Annotated[float | None, Field(ge=-180, le=180)] = None
+
+    @model_validator(mode="after")
+    def _point(self) -> UnitCreate:
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("lat and lon must be given together")
+        if self.lat is not None and self.lon is not None and not in_china(self.lat, self.lon):
+            raise ValueError("lat/lon is outside China (WGS-84 expected)")
+        return self
+
+
+class PositionUpdate(Point):
+    at: datetime | None = None
+
+
+class UnitStatusUpdate(BaseModel):
+    model_config = Strict
+    status: Annotated[UnitStatus, Field()]
+
+
+class DispatchRequest(BaseModel):
+    model_config = Strict
+    unit_ids: Annotated[list[int], Field(min_length=1, max_length=50)]
+    content: Annotated[str | None, Field(max_length=2000)] = None
+
+    @model_validator(mode="after")
+    def _unique(self) -> DispatchRequest:
+        if len(set(self.unit_ids)) != len(self.unit_ids):
+            raise ValueError("unit_ids contains duplicates")
+        return self
+
+
+class UnitOut(BaseModel):
+    id: int
+    call_sign: str
+    name: str
+    type: str
+    org_id: int | None
+    status: str
+    status_label: str
+    lat: float | None
+    lon: float | None
+    position_at: datetime | None

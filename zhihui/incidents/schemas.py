@@ -1,0 +1,110 @@
+"""API shapes for 警情 (pydantic). Unknown fields are rejected so a typo is a 422, not a silent drop."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from zhihui.incidents.categories import categories
+from zhihui.incidents.domain import Channel, IncidentStatus, in_china, normalise_phone
+
+Strict = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class IncidentCreate(BaseModel):
+    model_config = Strict
+
+    channel: Channel = Channel.P110
+    caller_phone: Annotated[str | None, Field(max_length=32)] = None
+    caller_name: Annotated[str | None, Field(max_length=64)] = None
+    address: Annotated[str | None, Field(max_length=300)] = None
+    lat: Annotated[float | None, Field(ge=-90, le=90)] = None
+    lon: Annotated[float | None, Field(ge=-180, le=180)] = None
+    category_code: Annotated[str, Field(min_length=2, max_length=8)]
+    level: Annotated[int | None, Field(ge=1, le=3)] = None
+    urgent: bool | None = None
+    description: Annotated[str, Field(min_length=1, max_length=4000)]
+    received_at: datetime | None = None
+
+    @field_validator("caller_phone")
+    @classmethod
+    def _phone(cls, v: str | None) -> str | None:
+        return None if v in (None, "") else normalise_phone(v)
+
+    @field_validator("category_code")
+    @classmethod
+    def _category(cls, v: str) -> str:
+        if v not in categories():
+            raise ValueError(f"unknown category code '{v}'")
+        return v
+
+    @field_validator("received_at")
+    @classmethod
+    def _aware(cls, v: datetime | None) -> datetime | None:
+        if v is not None and v.tzinfo is None:
+            raise ValueError("received_at must carry a UTC offset, e.g. 2026-11-23T08:00:00+08:00")
+        return v
+
+    @model_validator(mode="after")
+    def _point(self) -> IncidentCreate:
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("lat and lon must be given together")
+        if self.lat is not None and self.lon is not None and not in_china(self.lat, self.lon):
+            raise ValueError("lat/lon is outside China (WGS-84 expected)")
+        return self
+
+
+class IncidentClose(BaseModel):
+    model_config = Strict
+    result: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class IncidentCancel(BaseModel):
+    model_config = Strict
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class IncidentDivert(BaseModel):
+    model_config = Strict
+    to: Annotated[str, Field(pattern=r"^12345$")] = "12345"
+    note: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class IncidentMerge(BaseModel):
+    model_config = Strict
+    into_id: int
+
+
+class IncidentOut(BaseModel):
+    id: int
+    number: str
+    channel: str
+    caller_phone: str | None
+    caller_name: str | None
+    address: str | None
+    lat: float | None
+    lon: float | None
+    jurisdiction_org_id: int | None
+    category_code: str
+    category_label: str
+    level: int
+    urgent: bool
+    description: str
+    status: IncidentStatus
+    status_label: str
+    received_at: datetime
+    dispatched_at: datetime | None
+    on_scene_at: datetime | None
+    handled_at: datetime | None
+    closed_at: datetime | None
+    close_deadline: datetime
+    close_result: str | None
+    merged_into_id: int | None
+    seat: str | None
+
+
+class IncidentDetail(IncidentOut):
+    events: list[dict[str, Any]]
+    instructions: list[dict[str, Any]]

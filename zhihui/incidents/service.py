@@ -1,0 +1,346 @@
+"""警情 use cases. Each function runs inside the caller's transaction (one unit of work)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from zhihui.core import audit, events
+from zhihui.core.auth import Actor
+from zhihui.core.clock import local_date_str, utcnow
+from zhihui.core.config import Settings
+from zhihui.core.errors import DomainError, InvalidInput, NotFound
+from zhihui.core.store import Database
+from zhihui.incidents.categories import categories
+from zhihui.incidents.domain import (
+    OPEN_STATUSES,
+    STATUS_LABELS,
+    IncidentStatus,
+    check_transition,
+    incident_number,
+    progress_after_instruction_change,
+)
+from zhihui.incidents.models import Counter, IdempotencyKey, Incident
+from zhihui.incidents.schemas import IncidentCreate
+
+COMPONENT = "incidents"
+
+
+def request_hash(body: IncidentCreate) -> str:
+    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def _next_seq(db: Database, session: AsyncSession, name: str) -> int:
+    """Daily sequence. On PostgreSQL it is taken in its own short transaction so that concurrent
+    intakes never queue on the counter row until commit; a gap after a failed intake is harmless.
+    Its commit is asynchronous, which is safe: the incident's synchronous commit comes later in the
+    WAL, so whenever the incident is durable so is the counter."""
+    if db.dialect == "postgresql":
+        stmt = pg_insert(Counter).values(name=name, value=1)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[Counter.name], set_={"value": Counter.value + 1}
+        ).returning(Counter.value)
+        async with db.engine.begin() as conn:
+            await conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
+            return int((await conn.execute(stmt)).scalar_one())
+    stmt = sqlite_insert(Counter).values(name=name, value=1)
+    stmt = stmt.on_conflict_do_update(index_elements=[Counter.name], set_={"value": Counter.value + 1})
+    return int((await session.execute(stmt.returning(Counter.value))).scalar_one())
+
+
+async def find_by_idempotency_key(session: AsyncSession, key: str, req_hash: str) -> Incident | None:
+    row = await session.get(IdempotencyKey, key)
+    if row is None:
+        return None
+    if row.request_hash != req_hash:
+        raise InvalidInput(
+            "Idempotency-Key", "Idempotency-Key was already used with a different request body"
+        )
+    return await session.get(Incident, row.incident_id)
+
+
+async def create_incident(
+    db: Database,
+    settings: Settings,
+    actor: Actor,
+    body: IncidentCreate,
+    idempotency_key: str | None = None,
+) -> tuple[Incident, bool]:
+    """Record a call. Returns (incident, replayed). Commits before returning: the caller may
+    acknowledge as soon as this returns."""
+    req_hash = request_hash(body)
+    if idempotency_key:
+        async with db.read() as session:
+            existing = await find_by_idempotency_key(session, idempotency_key, req_hash)
+            if existing is not None:
+                return existing, True
+    try:
+        async with db.tx() as session:
+            incident = await _insert_incident(db, session, settings, actor, body, idempotency_key, req_hash)
+        return incident, False
+    except IntegrityError:
+        # Two requests with the same key raced; the first one won. Return its incident.
+        if not idempotency_key:
+            raise
+        async with db.read() as session:
+            existing = await find_by_idempotency_key(session, idempotency_key, req_hash)
+        if existing is None:
+            raise
+        return existing, True
+
+
+async def _insert_incident(
+    db: Database,
+    session: AsyncSession,
+    settings: Settings,
+    actor: Actor,
+    body: IncidentCreate,
+    idempotency_key: str | None,
+    req_hash: str,
+) -> Incident:
+    cat = categories().get(body.category_code)
+    assert cat is not None  # validated by the schema
+    received = body.received_at or utcnow()
+    urgent = cat.urgent if body.urgent is None else body.urgent
+    level = body.level or cat.level
+    day = local_date_str(received)
+    seq = await _next_seq(db, session, f"incident:{settings.center_code}:{day}")
+    close_after = settings.deadlines.close_urgent if urgent else settings.deadlines.close_normal
+    incident = Incident(
+        number=incident_number(settings.center_code, day, seq),
+        channel=body.channel.value,
+        caller_phone=body.caller_phone,
+        caller_name=body.caller_name,
+        address=body.address,
+        lat=body.lat,
+        lon=body.lon,
+        category_code=cat.code,
+        level=level,
+        urgent=urgent,
+        description=body.description,
+        status=IncidentStatus.RECEIVED.value,
+        received_at=received,
+        close_deadline=received + timedelta(seconds=close_after),
+        created_by=actor.user_id,
+        seat=actor.seat,
+    )
+    session.add(incident)
+    await session.flush()
+    if idempotency_key:
+        session.add(IdempotencyKey(key=idempotency_key, request_hash=req_hash, incident_id=incident.id))
+    events.record(
+        session,
+        actor,
+        "incident.created",
+        incident_id=incident.id,
+        data={
+            "number": incident.number,
+            "channel": incident.channel,
+            "category_code": incident.category_code,
+            "level": level,
+            "urgent": urgent,
+            "address": incident.address,
+            "lat": incident.lat,
+            "lon": incident.lon,
+        },
+    )
+    audit.append(session, actor, "incident.create", component=COMPONENT, target_type="incident",
+                 target_id=incident.id, detail={"number": incident.number})
+    await session.flush()
+    return incident
+
+
+async def get_incident(session: AsyncSession, incident_id: int, *, lock: bool = False) -> Incident:
+    stmt = select(Incident).where(Incident.id == incident_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    incident = (await session.execute(stmt)).scalar_one_or_none()
+    if incident is None:
+        raise NotFound("incident", incident_id)
+    return incident
+
+
+async def list_incidents(
+    session: AsyncSession,
+    *,
+    status: list[IncidentStatus] | None = None,
+    category: str | None = None,
+    since: datetime | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[Incident]:
+    stmt = select(Incident)
+    if status:
+        stmt = stmt.where(Incident.status.in_([s.value for s in status]))
+    if category:
+        # A top-level or mid-level code selects its whole subtree.
+        stmt = stmt.where(Incident.category_code.startswith(category, autoescape=True))
+    if since is not None:
+        stmt = stmt.where(Incident.received_at >= since)
+    stmt = stmt.order_by(Incident.received_at.desc(), Incident.id.desc()).limit(limit).offset(offset)
+    return list((await session.execute(stmt)).scalars())
+
+
+def _set_status(incident: Incident, target: IncidentStatus, at: datetime) -> str:
+    previous = incident.status
+    check_transition(incident.status, target)
+    incident.status = target.value
+    stamp = {
+        IncidentStatus.DISPATCHED: "dispatched_at",
+        IncidentStatus.ON_SCENE: "on_scene_at",
+        IncidentStatus.HANDLED: "handled_at",
+        IncidentStatus.CLOSED: "closed_at",
+    }.get(target)
+    if stamp and getattr(incident, stamp) is None:
+        setattr(incident, stamp, at)
+    return previous
+
+
+def _status_event(session: AsyncSession, actor: Actor, incident: Incident, previous: str,
+                  extra: dict[str, Any] | None = None) -> None:
+    events.record(
+        session, actor, f"incident.{incident.status}", incident_id=incident.id,
+        data={"from": previous, "to": incident.status, **(extra or {})},
+    )
+
+
+async def mark_dispatched(session: AsyncSession, actor: Actor, incident: Incident) -> None:
+    if incident.status == IncidentStatus.RECEIVED:
+        previous = _set_status(incident, IncidentStatus.DISPATCHED, utcnow())
+        _status_event(session, actor, incident, previous)
+    elif incident.status == IncidentStatus.HANDLED:
+        # More units sent after feedback: the incident is live again.
+        previous = _set_status(incident, IncidentStatus.DISPATCHED, utcnow())
+        _status_event(session, actor, incident, previous)
+
+
+async def on_instruction_changed(
+    session: AsyncSession, actor: Actor, incident_id: int, instruction_statuses: list[str]
+) -> None:
+    """Advance the incident from the states of its 处警 instructions."""
+    incident = await get_incident(session, incident_id, lock=True)
+    target = progress_after_instruction_change(IncidentStatus(incident.status), instruction_statuses)
+    if target.value != incident.status:
+        previous = _set_status(incident, target, utcnow())
+        _status_event(session, actor, incident, previous)
+
+
+async def close_incident(session: AsyncSession, actor: Actor, incident_id: int, result: str,
+                         open_instructions: int) -> Incident:
+    incident = await get_incident(session, incident_id, lock=True)
+    check_transition(incident.status, IncidentStatus.CLOSED)
+    if open_instructions:
+        raise DomainError(
+            f"{open_instructions} instruction(s) of this incident are still open",
+            state=incident.status, code="instructions_open",
+        )
+    previous = _set_status(incident, IncidentStatus.CLOSED, utcnow())
+    incident.close_result = result
+    _status_event(session, actor, incident, previous, {"result": result})
+    audit.append(session, actor, "incident.close", component=COMPONENT, target_type="incident",
+                 target_id=incident.id)
+    return incident
+
+
+async def cancel_incident(session: AsyncSession, actor: Actor, incident_id: int, reason: str,
+                          open_instructions: int) -> Incident:
+    incident = await get_incident(session, incident_id, lock=True)
+    check_transition(incident.status, IncidentStatus.CANCELLED)
+    if open_instructions:
+        raise DomainError("withdraw the open instructions before cancelling", state=incident.status,
+                          code="instructions_open")
+    previous = _set_status(incident, IncidentStatus.CANCELLED, utcnow())
+    incident.close_result = reason
+    _status_event(session, actor, incident, previous, {"reason": reason})
+    audit.append(session, actor, "incident.cancel", component=COMPONENT, target_type="incident",
+                 target_id=incident.id)
+    return incident
+
+
+async def divert_incident(session: AsyncSession, actor: Actor, incident_id: int, note: str) -> Incident:
+    incident = await get_incident(session, incident_id, lock=True)
+    previous = _set_status(incident, IncidentStatus.DIVERTED, utcnow())
+    incident.close_result = note
+    _status_event(session, actor, incident, previous, {"to": "12345", "note": note})
+    audit.append(session, actor, "incident.divert", component=COMPONENT, target_type="incident",
+                 target_id=incident.id, detail={"to": "12345"})
+    return incident
+
+
+async def merge_incident(session: AsyncSession, actor: Actor, incident_id: int, into_id: int) -> Incident:
+    if incident_id == into_id:
+        raise InvalidInput("into_id", "an incident cannot be merged into itself")
+    incident = await get_incident(session, incident_id, lock=True)
+    target = await get_incident(session, into_id, lock=True)
+    if target.status not in OPEN_STATUSES:
+        raise DomainError(f"target incident is '{target.status}'", state=target.status, code="target_closed")
+    previous = _set_status(incident, IncidentStatus.MERGED, utcnow())
+    incident.merged_into_id = target.id
+    _status_event(session, actor, incident, previous, {"into": target.id, "into_number": target.number})
+    events.record(
+        session, actor, "incident.merged_in", incident_id=target.id,
+        data={"from": incident.id, "from_number": incident.number, "caller_phone": incident.caller_phone,
+              "description": incident.description},
+    )
+    audit.append(session, actor, "incident.merge", component=COMPONENT, target_type="incident",
+                 target_id=incident.id, detail={"into": target.id})
+    return incident
+
+
+async def backlog(session: AsyncSession, now: datetime) -> list[Incident]:
+    """警情清零: every open incident past its closing deadline or with an overdue instruction."""
+    from zhihui.instructions.models import Instruction
+
+    overdue_instr = (
+        select(Instruction.incident_id)
+        .where(Instruction.incident_id.is_not(None))
+        .where(or_(Instruction.sign_overdue_at.is_not(None), Instruction.feedback_overdue_at.is_not(None)))
+        .where(Instruction.status.not_in(["feedback", "cancelled"]))
+    )
+    stmt = (
+        select(Incident)
+        .where(Incident.status.in_([s.value for s in OPEN_STATUSES]))
+        .where(or_(Incident.close_deadline < now, Incident.id.in_(overdue_instr)))
+        .order_by(Incident.level, Incident.received_at)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+def incident_out(incident: Incident) -> dict[str, Any]:
+    status = IncidentStatus(incident.status)
+    return {
+        "id": incident.id,
+        "number": incident.number,
+        "channel": incident.channel,
+        "caller_phone": incident.caller_phone,
+        "caller_name": incident.caller_name,
+        "address": incident.address,
+        "lat": incident.lat,
+        "lon": incident.lon,
+        "jurisdiction_org_id": incident.jurisdiction_org_id,
+        "category_code": incident.category_code,
+        "category_label": categories().label(incident.category_code),
+        "level": incident.level,
+        "urgent": incident.urgent,
+        "description": incident.description,
+        "status": status,
+        "status_label": STATUS_LABELS[status],
+        "received_at": incident.received_at,
+        "dispatched_at": incident.dispatched_at,
+        "on_scene_at": incident.on_scene_at,
+        "handled_at": incident.handled_at,
+        "closed_at": incident.closed_at,
+        "close_deadline": incident.close_deadline,
+        "close_result": incident.close_result,
+        "merged_into_id": incident.merged_into_id,
+        "seat": incident.seat,
+    }
