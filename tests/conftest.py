@@ -12,10 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from zhihui.api.app import create_app
+from zhihui.core import auth as auth_module
 from zhihui.core.auth import Role, create_user
 from zhihui.core.config import load_settings, normalise_url, sqlite_url
 from zhihui.core.migrate import upgrade
@@ -24,6 +26,8 @@ from zhihui.core.store import Database
 from zhihui.dispatch.models import Unit
 
 PASSWORD = "Test#Pass2026"
+# Real argon2id, with cheap parameters so that creating users per test stays fast.
+auth_module._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 BACKEND = os.environ.get("ZHIHUI_TEST_DB", "sqlite")
 PG_SERVER = os.environ.get("ZHIHUI_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PG_TEST_DB = f"zhihui_test_{os.getpid()}"

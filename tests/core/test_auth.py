@@ -37,7 +37,7 @@ async def test_logons_are_audited(app: Any, client: httpx.AsyncClient, world: Wo
     await client.post("/api/v1/auth/token", data={"username": "leader", "password": "nope-nope"})
     r = await client.get("/api/v1/audit", headers=world.headers["inspector"])
     assert r.status_code == 200
-    actions = [(row["action"], row["username"], row["outcome"]) for row in r.json()]
+    actions = [(row["action"], row["user"], row["outcome"]) for row in r.json()]
     assert ("auth.login", "leader", "success") in actions
     assert ("auth.login_failed", "leader", "failure") in actions
     # Reading the audit log is itself recorded; a dispatcher may not read it.
