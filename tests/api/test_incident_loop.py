@@ -209,3 +209,14 @@ async def test_several_units_cancel_and_merge(client: httpx.AsyncClient, world: 
     assert r.status_code == 200 and r.json()["status"] == "diverted"
     r = await client.post(f"{API}/incidents/{other['id']}/dispatch", json={"unit_ids": [u2]}, headers=h)
     assert r.status_code == 409 and r.json()["state"] == "diverted"
+
+
+async def test_control_characters_are_rejected_not_500(client: httpx.AsyncClient, world: World) -> None:
+    h = world.headers["call_taker"]
+    r = await client.post(f"{API}/incidents", json=incident_body(description="有人\x00打架"), headers=h)
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "description"
+    r = await client.post(f"{API}/incidents", json=incident_body(address="深南大道\x00"), headers=h)
+    assert r.status_code == 422
+    # Ordinary line breaks and tabs in a description are fine.
+    r = await client.post(f"{API}/incidents", json=incident_body(description="第一行\n第二行\t完"), headers=h)
+    assert r.status_code == 201

@@ -59,3 +59,8 @@ async def test_admin_creates_users(client: httpx.AsyncClient, world: World) -> N
     assert (await client.post("/api/v1/users", json=body, headers=world.headers["commander"])).status_code == 403
     me = await client.get("/api/v1/auth/me", headers=world.headers["officer"])
     assert me.json()["unit_id"] == world.officer_unit
+
+
+async def test_control_characters_in_logon_are_401(client: httpx.AsyncClient, world: World) -> None:
+    r = await client.post("/api/v1/auth/token", data={"username": "lead\x00er", "password": PASSWORD})
+    assert r.status_code == 401

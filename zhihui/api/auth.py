@@ -6,12 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from zhihui.api.deps import ADMINS, current_actor, db_of, require, settings_of, unit_of_work
 from zhihui.core import audit
 from zhihui.core.auth import ROLE_LABELS, Actor, LoginError, Role, User, authenticate, create_user, issue_token
+from zhihui.core.schemas import CONTROL_CHARS, StrictModel
 
 router = APIRouter(tags=["auth"])
 
@@ -26,8 +27,7 @@ class TokenOut(BaseModel):
     unit_id: int | None
 
 
-class UserCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class UserCreate(StrictModel):
     username: Annotated[str, Field(min_length=2, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
     password: Annotated[str, Field(min_length=8, max_length=128)]
     role: Role
@@ -48,6 +48,8 @@ async def login(request: Request, form: Annotated[OAuth2PasswordRequestForm, Dep
     seat = request.headers.get("x-seat")
     ip = request.client.host if request.client else None
     failure: LoginError | None = None
+    if CONTROL_CHARS.search(form.username) or CONTROL_CHARS.search(form.password):
+        raise LoginError("invalid username or password", code="bad_credentials")
     async with db_of(request).tx() as session:
         try:
             user = await authenticate(session, form.username, form.password,

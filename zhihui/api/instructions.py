@@ -5,31 +5,28 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from zhihui.api.deps import ALL_ROLES, DISPATCHERS, FIELD, db_of, require, unit_of_work
 from zhihui.core.auth import Actor, Role
+from zhihui.core.schemas import StrictModel
 from zhihui.dispatch.models import Unit
 from zhihui.instructions import service
 from zhihui.instructions.domain import RESULT_CODES, InstructionStatus
 
 router = APIRouter(tags=["instructions"])
-Strict = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-class StatusBody(BaseModel):
-    model_config = Strict
+class StatusBody(StrictModel):
     status: InstructionStatus
 
 
-class FeedbackBody(BaseModel):
-    model_config = Strict
+class FeedbackBody(StrictModel):
     result_code: Annotated[str, Field(min_length=1, max_length=32)]
     text: Annotated[str, Field(min_length=1, max_length=4000)]
 
 
-class CancelBody(BaseModel):
-    model_config = Strict
+class CancelBody(StrictModel):
     reason: Annotated[str, Field(min_length=1, max_length=2000)]
 
 

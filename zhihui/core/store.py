@@ -51,6 +51,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else as_utc(value)
 
 
+READ_ONLY = "zhihui_read_only"
+
+
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
@@ -78,9 +81,12 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 
         @event.listens_for(engine.sync_engine, "begin")
         def _begin(conn: Any) -> None:
-            # Take the write lock up front: no lock upgrades, no SQLITE_BUSY mid-transaction
-            # when another process (the CLI) writes too.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Writers take the lock up front: no lock upgrades, no SQLITE_BUSY mid-transaction when
+            # another process (the CLI, a second server) writes too. Readers use WAL snapshots.
+            if conn.get_execution_options().get(READ_ONLY):
+                conn.exec_driver_sql("BEGIN")
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_async_engine(url, echo=echo, pool_size=20, max_overflow=10, pool_pre_ping=True)
@@ -107,7 +113,9 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session for queries only (on SQLite it does not take the write lock)."""
         async with self.sessions() as session:
+            await session.connection(execution_options={READ_ONLY: True})
             yield session
 
     async def dispose(self) -> None:

@@ -5,18 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
+from zhihui.core.schemas import StrictModel
 from zhihui.dispatch.domain import UnitStatus
 from zhihui.incidents.categories import UNIT_TYPES
 from zhihui.incidents.domain import in_china
 
-Strict = ConfigDict(extra="forbid", str_strip_whitespace=True)
 UnitType = Annotated[str, Field(pattern="^(" + "|".join(UNIT_TYPES) + ")$")]
 
 
-class Point(BaseModel):
-    model_config = Strict
+class Point(StrictModel):
     lat: Annotated[float, Field(ge=-90, le=90)]
     lon: Annotated[float, Field(ge=-180, le=180)]
 
@@ -27,8 +26,7 @@ class Point(BaseModel):
         return self
 
 
-class UnitCreate(BaseModel):
-    model_config = Strict
+class UnitCreate(StrictModel):
     call_sign: Annotated[str, Field(min_length=1, max_length=32)]
     name: Annotated[str | None, Field(max_length=64)] = None
     type: UnitType = "patrol"
@@ -50,13 +48,11 @@ class PositionUpdate(Point):
     at: datetime | None = None
 
 
-class UnitStatusUpdate(BaseModel):
-    model_config = Strict
+class UnitStatusUpdate(StrictModel):
     status: Annotated[UnitStatus, Field()]
 
 
-class DispatchRequest(BaseModel):
-    model_config = Strict
+class DispatchRequest(StrictModel):
     unit_ids: Annotated[list[int], Field(min_length=1, max_length=50)]
     content: Annotated[str | None, Field(max_length=2000)] = None
 

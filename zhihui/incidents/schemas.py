@@ -5,16 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
+from zhihui.core.schemas import StrictModel
 from zhihui.incidents.categories import categories
 from zhihui.incidents.domain import Channel, IncidentStatus, in_china, normalise_phone
 
-Strict = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-
-class IncidentCreate(BaseModel):
-    model_config = Strict
+class IncidentCreate(StrictModel):
 
     channel: Channel = Channel.P110
     caller_phone: Annotated[str | None, Field(max_length=32)] = None
@@ -56,24 +54,20 @@ class IncidentCreate(BaseModel):
         return self
 
 
-class IncidentClose(BaseModel):
-    model_config = Strict
+class IncidentClose(StrictModel):
     result: Annotated[str, Field(min_length=1, max_length=2000)]
 
 
-class IncidentCancel(BaseModel):
-    model_config = Strict
+class IncidentCancel(StrictModel):
     reason: Annotated[str, Field(min_length=1, max_length=2000)]
 
 
-class IncidentDivert(BaseModel):
-    model_config = Strict
+class IncidentDivert(StrictModel):
     to: Annotated[str, Field(pattern=r"^12345$")] = "12345"
     note: Annotated[str, Field(min_length=1, max_length=2000)]
 
 
-class IncidentMerge(BaseModel):
-    model_config = Strict
+class IncidentMerge(StrictModel):
     into_id: int
 
 
