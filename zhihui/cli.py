@@ -22,8 +22,14 @@ def _serve(args: argparse.Namespace) -> int:
     if args.upgrade:
         asyncio.run(_upgrade(settings.database_url))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level,
-                access_log=args.access_log)
+    if args.workers > 1:
+        # Each worker runs its own timers; they coordinate through the database (row locks with
+        # SKIP LOCKED for escalation, an advisory lock for audit sealing, SQLite's write lock).
+        uvicorn.run("zhihui.api.app:create_app", factory=True, host=args.host, port=args.port,
+                    workers=args.workers, log_level=args.log_level, access_log=args.access_log)
+    else:
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level,
+                    access_log=args.access_log)
     return 0
 
 
@@ -108,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--log-level", default="info")
+    p.add_argument("--workers", type=int, default=1, help="server processes (PostgreSQL: one per core)")
     p.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--upgrade", action=argparse.BooleanOptionalAction, default=True,
                    help="apply database migrations before starting (default on)")

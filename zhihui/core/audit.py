@@ -58,6 +58,33 @@ class AuditAnchor(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+def record_values(
+    actor: Actor,
+    action: str,
+    *,
+    component: str,
+    target_type: str | None = None,
+    target_id: object = None,
+    outcome: str = "success",
+    detail: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Column values of one audit row (for a plain INSERT on hot paths)."""
+    return {
+        "at": utcnow(),
+        "user_id": actor.user_id,
+        "username": actor.username,
+        "role": actor.role,
+        "seat": actor.seat,
+        "ip": actor.ip,
+        "action": action,
+        "component": component,
+        "target_type": target_type,
+        "target_id": None if target_id is None else str(target_id),
+        "outcome": outcome,
+        "detail": detail,
+    }
+
+
 def append(
     session: AsyncSession,
     actor: Actor,
@@ -69,20 +96,8 @@ def append(
     outcome: str = "success",
     detail: dict[str, Any] | None = None,
 ) -> AuditRecord:
-    record = AuditRecord(
-        at=utcnow(),
-        user_id=actor.user_id,
-        username=actor.username,
-        role=actor.role,
-        seat=actor.seat,
-        ip=actor.ip,
-        action=action,
-        component=component,
-        target_type=target_type,
-        target_id=None if target_id is None else str(target_id),
-        outcome=outcome,
-        detail=detail,
-    )
+    record = AuditRecord(**record_values(actor, action, component=component, target_type=target_type,
+                                         target_id=target_id, outcome=outcome, detail=detail))
     session.add(record)
     return record
 

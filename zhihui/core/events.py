@@ -34,6 +34,31 @@ class Event(Base):
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
+def event_values(
+    actor: Actor,
+    type_: str,
+    *,
+    incident_id: int | None = None,
+    instruction_id: int | None = None,
+    unit_id: int | None = None,
+    data: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """Column values of one event (for a plain INSERT on hot paths)."""
+    return {
+        "at": at or utcnow(),
+        "type": type_,
+        "incident_id": incident_id,
+        "instruction_id": instruction_id,
+        "unit_id": unit_id,
+        "user_id": actor.user_id,
+        "username": actor.username,
+        "role": actor.role,
+        "seat": actor.seat,
+        "data": data,
+    }
+
+
 def record(
     session: AsyncSession,
     actor: Actor,
@@ -45,18 +70,8 @@ def record(
     data: dict[str, Any] | None = None,
     at: datetime | None = None,
 ) -> Event:
-    event = Event(
-        at=at or utcnow(),
-        type=type_,
-        incident_id=incident_id,
-        instruction_id=instruction_id,
-        unit_id=unit_id,
-        user_id=actor.user_id,
-        username=actor.username,
-        role=actor.role,
-        seat=actor.seat,
-        data=data,
-    )
+    event = Event(**event_values(actor, type_, incident_id=incident_id, instruction_id=instruction_id,
+                                 unit_id=unit_id, data=data, at=at))
     session.add(event)
     return event
 

@@ -89,7 +89,8 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_async_engine(url, echo=echo, pool_size=20, max_overflow=10, pool_pre_ping=True)
+    # No pre-ping: it would cost a round trip per checkout; stale connections are recycled instead.
+    return create_async_engine(url, echo=echo, pool_size=20, max_overflow=10, pool_recycle=1800)
 
 
 class Database:

@@ -7,8 +7,8 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import String, Text, bindparam, cast, func, insert, or_, select, text
+from sqlalchemy.dialects.postgresql import REGCLASS
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,26 +39,59 @@ def request_hash(body: IncidentCreate) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def _next_seq(db: Database, session: AsyncSession, name: str) -> int:
-    """Daily sequence. On PostgreSQL it is taken in its own short transaction so that concurrent
-    intakes never queue on the counter row until commit; a gap after a failed intake is harmless.
-    Its commit is asynchronous, which is safe: the incident's synchronous commit comes later in the
-    WAL, so whenever the incident is durable so is the counter."""
-    if db.dialect == "postgresql":
-        stmt = pg_insert(Counter).values(name=name, value=1)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[Counter.name], set_={"value": Counter.value + 1}
-        ).returning(Counter.value)
-        async with db.engine.begin() as conn:
-            await conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
-            return int((await conn.execute(stmt)).scalar_one())
-    stmt = sqlite_insert(Counter).values(name=name, value=1)
-    stmt = stmt.on_conflict_do_update(index_elements=[Counter.name], set_={"value": Counter.value + 1})
-    return int((await session.execute(stmt.returning(Counter.value))).scalar_one())
+_known_sequences: set[str] = set()
+
+# Statements built once: parameters are bound per call, so the compiled form is reused.
+_incidents = Incident.__table__
+_INSERT_INCIDENT = insert(_incidents).returning(_incidents.c.id, _incidents.c.number)
+_PG_INSERT_INCIDENT = (
+    insert(_incidents)
+    .values(number=bindparam("number_prefix", type_=String)
+            + func.lpad(cast(func.nextval(cast(bindparam("seq_name", type_=String), REGCLASS)), Text), 5, "0"))
+    .returning(_incidents.c.id, _incidents.c.number)
+)
+_INSERT_KEY = insert(IdempotencyKey.__table__)
+_INSERT_EVENT = insert(events.Event.__table__)
+_INSERT_AUDIT = insert(audit.AuditRecord.__table__)
+
+
+async def _pg_day_sequence(db: Database, center_code: str, day: str) -> str:
+    """One PostgreSQL sequence per centre and day. nextval() takes no row lock, so concurrent
+    intakes never queue on a counter until commit; sequences are crash-safe (a value handed to a
+    committed transaction is never handed out again); a rolled-back intake leaves a gap."""
+    if not (center_code.isdigit() and day.isdigit()):
+        raise ValueError("centre code and day must be digits")
+    name = f"incident_seq_{center_code}_{day}"
+    if name not in _known_sequences:
+        async with db.engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            try:
+                await conn.execute(text(f"CREATE SEQUENCE IF NOT EXISTS {name}"))
+            except IntegrityError:
+                pass  # another process created it at the same moment
+        _known_sequences.add(name)
+    return name
+
+
+_counters = Counter.__table__
+_SQLITE_NEXT = (
+    sqlite_insert(_counters).values(name=bindparam("name"), value=1)
+    .on_conflict_do_update(index_elements=[_counters.c.name], set_={"value": _counters.c.value + 1})
+    .returning(_counters.c.value)
+)
+_keys = IdempotencyKey.__table__
+_FIND_KEY = select(_keys.c.request_hash, _keys.c.incident_id).where(_keys.c.key == bindparam("key"))
+
+
+async def _sqlite_next_seq(session: AsyncSession, name: str) -> int:
+    # SQLite: the write lock is already ours for the whole transaction, so a counter row is free.
+    conn = await session.connection()
+    return int((await conn.execute(_SQLITE_NEXT, {"name": name})).scalar_one())
 
 
 async def find_by_idempotency_key(session: AsyncSession, key: str, req_hash: str) -> Incident | None:
-    row = await session.get(IdempotencyKey, key)
+    conn = await session.connection()
+    row = (await conn.execute(_FIND_KEY, {"key": key})).first()
     if row is None:
         return None
     if row.request_hash != req_hash:
@@ -76,16 +109,23 @@ async def create_incident(
     idempotency_key: str | None = None,
 ) -> tuple[Incident, bool]:
     """Record a call. Returns (incident, replayed). Commits before returning: the caller may
-    acknowledge as soon as this returns."""
+    acknowledge as soon as this returns.
+
+    This is the hottest write path, so it uses plain INSERTs (no ORM unit of work) and as few
+    round trips as possible: key check, incident (numbered in the same statement on PostgreSQL),
+    idempotency key, timeline event, audit row, commit."""
     req_hash = request_hash(body)
-    if idempotency_key:
-        async with db.read() as session:
-            existing = await find_by_idempotency_key(session, idempotency_key, req_hash)
-            if existing is not None:
-                return existing, True
+    received = body.received_at or utcnow()
+    day = local_date_str(received)
+    seq_name = await _pg_day_sequence(db, settings.center_code, day) if db.dialect == "postgresql" else None
     try:
         async with db.tx() as session:
-            incident = await _insert_incident(db, session, settings, actor, body, idempotency_key, req_hash)
+            if idempotency_key:
+                existing = await find_by_idempotency_key(session, idempotency_key, req_hash)
+                if existing is not None:
+                    return existing, True
+            incident = await _insert_incident(session, settings, actor, body, received, day, seq_name,
+                                              idempotency_key, req_hash)
         return incident, False
     except IntegrityError:
         # Two requests with the same key raced; the first one won. Return its incident.
@@ -99,63 +139,62 @@ async def create_incident(
 
 
 async def _insert_incident(
-    db: Database,
     session: AsyncSession,
     settings: Settings,
     actor: Actor,
     body: IncidentCreate,
+    received: datetime,
+    day: str,
+    seq_name: str | None,
     idempotency_key: str | None,
     req_hash: str,
 ) -> Incident:
     cat = categories().get(body.category_code)
     assert cat is not None  # validated by the schema
-    received = body.received_at or utcnow()
     urgent = cat.urgent if body.urgent is None else body.urgent
     level = body.level or cat.level
-    day = local_date_str(received)
-    seq = await _next_seq(db, session, f"incident:{settings.center_code}:{day}")
     close_after = settings.deadlines.close_urgent if urgent else settings.deadlines.close_normal
-    incident = Incident(
-        number=incident_number(settings.center_code, day, seq),
-        channel=body.channel.value,
-        caller_phone=body.caller_phone,
-        caller_name=body.caller_name,
-        address=body.address,
-        lat=body.lat,
-        lon=body.lon,
-        category_code=cat.code,
-        level=level,
-        urgent=urgent,
-        description=body.description,
-        status=IncidentStatus.RECEIVED.value,
-        received_at=received,
-        close_deadline=received + timedelta(seconds=close_after),
-        created_by=actor.user_id,
-        seat=actor.seat,
-    )
-    session.add(incident)
-    await session.flush()
+    values: dict[str, Any] = {
+        "channel": body.channel.value,
+        "caller_phone": body.caller_phone,
+        "caller_name": body.caller_name,
+        "address": body.address,
+        "lat": body.lat,
+        "lon": body.lon,
+        "category_code": cat.code,
+        "level": level,
+        "urgent": urgent,
+        "description": body.description,
+        "status": IncidentStatus.RECEIVED.value,
+        "received_at": received,
+        "close_deadline": received + timedelta(seconds=close_after),
+        "created_by": actor.user_id,
+        "seat": actor.seat,
+        "updated_at": utcnow(),
+    }
+    if seq_name is not None:
+        values["seq_name"] = seq_name
+        values["number_prefix"] = incident_number(settings.center_code, day, 0)[:-5]
+        stmt = _PG_INSERT_INCIDENT
+    else:
+        seq = await _sqlite_next_seq(session, f"incident:{settings.center_code}:{day}")
+        values["number"] = incident_number(settings.center_code, day, seq)
+        stmt = _INSERT_INCIDENT
+    conn = await session.connection()
+    row = (await conn.execute(stmt, values)).one()
+    values.pop("seq_name", None)
+    values.pop("number_prefix", None)
+    values["number"] = row.number
+    incident = Incident(id=row.id, **values)
     if idempotency_key:
-        session.add(IdempotencyKey(key=idempotency_key, request_hash=req_hash, incident_id=incident.id))
-    events.record(
-        session,
-        actor,
-        "incident.created",
-        incident_id=incident.id,
-        data={
-            "number": incident.number,
-            "channel": incident.channel,
-            "category_code": incident.category_code,
-            "level": level,
-            "urgent": urgent,
-            "address": incident.address,
-            "lat": incident.lat,
-            "lon": incident.lon,
-        },
-    )
-    audit.append(session, actor, "incident.create", component=COMPONENT, target_type="incident",
-                 target_id=incident.id, detail={"number": incident.number})
-    await session.flush()
+        await conn.execute(_INSERT_KEY, {"key": idempotency_key, "request_hash": req_hash, "incident_id": row.id,
+                                         "created_at": values["updated_at"]})
+    data = {"number": row.number, "channel": values["channel"], "category_code": cat.code, "level": level,
+            "urgent": urgent, "address": body.address, "lat": body.lat, "lon": body.lon}
+    await conn.execute(_INSERT_EVENT, events.event_values(actor, "incident.created", incident_id=row.id, data=data))
+    await conn.execute(_INSERT_AUDIT, audit.record_values(actor, "incident.create", component=COMPONENT,
+                                                          target_type="incident", target_id=row.id,
+                                                          detail={"number": row.number}))
     return incident
 
 
