@@ -64,3 +64,17 @@ async def test_admin_creates_users(client: httpx.AsyncClient, world: World) -> N
 async def test_control_characters_in_logon_are_401(client: httpx.AsyncClient, world: World) -> None:
     r = await client.post("/api/v1/auth/token", data={"username": "lead\x00er", "password": PASSWORD})
     assert r.status_code == 401
+
+
+async def test_tokens_expire_and_refresh(client: httpx.AsyncClient, world: World, settings: Any) -> None:
+    import jwt
+
+    r = await client.post("/api/v1/auth/refresh", headers=world.headers["dispatcher"])
+    assert r.status_code == 200
+    claims = jwt.decode(r.json()["access_token"], options={"verify_signature": False})
+    assert claims["exp"] - claims["iat"] == settings.token_minutes * 60 == 30 * 60
+    expired = jwt.encode({**claims, "exp": claims["iat"] - 1}, settings.secret_key, algorithm="HS256")
+    r = await client.get("/api/v1/incidents", headers={"Authorization": f"Bearer {expired}"})
+    assert r.status_code == 401 and "expired" in r.text
+    r = await client.post("/api/v1/auth/refresh", headers={"Authorization": f"Bearer {expired}"})
+    assert r.status_code == 401

@@ -72,6 +72,21 @@ async def login(request: Request, form: Annotated[OAuth2PasswordRequestForm, Dep
     )
 
 
+@router.post("/auth/refresh", response_model=TokenOut)
+async def refresh(request: Request, actor: Annotated[Actor, Depends(current_actor)]) -> TokenOut:
+    """A fresh token for an active screen; a disabled or locked account gets none."""
+    settings = settings_of(request)
+    async with db_of(request).read() as session:
+        user = await session.get(User, actor.user_id)
+    if user is None or not user.active:
+        raise LoginError("user no longer exists or is disabled", code="inactive")
+    return TokenOut(
+        access_token=issue_token(user, settings.secret_key, settings.token_minutes),
+        username=user.username, full_name=user.full_name, role=user.role,
+        role_label=ROLE_LABELS[Role(user.role)], unit_id=user.unit_id,
+    )
+
+
 @router.get("/auth/me")
 async def me(request: Request, actor: Annotated[Actor, Depends(current_actor)]) -> dict[str, object]:
     async with db_of(request).read() as session:

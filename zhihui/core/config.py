@@ -36,7 +36,9 @@ class Settings:
     database_url: str
     secret_key: str
     center_code: str = "440304000000"  # 12-digit organ code of the command centre (深圳市公安局福田分局)
-    token_minutes: int = 12 * 60
+    # Idle lock (GB/T 22239 level 3, ≤ 30 min): a token lives 30 min and is renewed by activity
+    # through POST /auth/refresh; a screen left alone for 30 min must log on again.
+    token_minutes: int = 30
     scheduler_interval_s: float = 5.0
     audit_seal_interval_s: float = 1.0
     max_login_failures: int = 5
@@ -86,6 +88,7 @@ def load_settings(**overrides: object) -> Settings:
         "secret_key": _secret(),
         "center_code": os.environ.get("ZHIHUI_CENTER_CODE", Settings.center_code),
         "deadlines": deadlines,
+        "token_minutes": _int("ZHIHUI_TOKEN_MINUTES", Settings.token_minutes),
     }
     values.update(overrides)
     if "database_url" in overrides:

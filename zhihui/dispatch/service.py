@@ -105,7 +105,7 @@ async def dispatch(
     text = content or f"{categories().label(incident.category_code)}：{incident.address or ''} {incident.description}"
     created = await instructions.issue(
         session, actor, settings, kind=InstructionKind.DISPATCH, units=units, content=text.strip(),
-        urgent=incident.urgent, incident_id=incident.id,
+        urgent=incident.urgent or incident.level == 1, incident_id=incident.id,
     )
     for unit in units:
         events.record(session, actor, "unit.status", unit_id=unit.id, incident_id=incident.id,
