@@ -55,6 +55,25 @@ _INSERT_EVENT = insert(events.Event.__table__)
 _INSERT_AUDIT = insert(audit.AuditRecord.__table__)
 
 
+def _prefixed_insert(table: Any, prefix: str, skip: tuple[str, ...] = ("id", "chain_seq", "prev_hash", "hash")) -> Any:
+    cols = [c for c in table.c if c.name not in skip]
+    return insert(table).values({c.name: bindparam(f"{prefix}{c.name}", type_=c.type) for c in cols})
+
+
+def _side_rows_statement(with_key: bool) -> Any:
+    """PostgreSQL: timeline event, audit row (and idempotency key) in ONE statement, as
+    data-modifying CTEs: two round trips fewer on the hottest path."""
+    ev = _prefixed_insert(events.Event.__table__, "ev_").cte("ev")
+    au = _prefixed_insert(audit.AuditRecord.__table__, "au_").cte("au")
+    main = _prefixed_insert(IdempotencyKey.__table__, "ik_") if with_key else None
+    if main is None:
+        return _prefixed_insert(events.Event.__table__, "ev_").add_cte(au)
+    return main.add_cte(ev).add_cte(au)
+
+
+_PG_SIDE_ROWS = {True: _side_rows_statement(True), False: _side_rows_statement(False)}
+
+
 async def _pg_day_sequence(db: Database, center_code: str, day: str) -> str:
     """One PostgreSQL sequence per centre and day. nextval() takes no row lock, so concurrent
     intakes never queue on a counter until commit; sequences are crash-safe (a value handed to a
@@ -186,15 +205,23 @@ async def _insert_incident(
     values.pop("number_prefix", None)
     values["number"] = row.number
     incident = Incident(id=row.id, **values)
-    if idempotency_key:
-        await conn.execute(_INSERT_KEY, {"key": idempotency_key, "request_hash": req_hash, "incident_id": row.id,
-                                         "created_at": values["updated_at"]})
     data = {"number": row.number, "channel": values["channel"], "category_code": cat.code, "level": level,
             "urgent": urgent, "address": body.address, "lat": body.lat, "lon": body.lon}
-    await conn.execute(_INSERT_EVENT, events.event_values(actor, "incident.created", incident_id=row.id, data=data))
-    await conn.execute(_INSERT_AUDIT, audit.record_values(actor, "incident.create", component=COMPONENT,
-                                                          target_type="incident", target_id=row.id,
-                                                          detail={"number": row.number}))
+    key_row = {"key": idempotency_key, "request_hash": req_hash, "incident_id": row.id,
+               "created_at": values["updated_at"]}
+    event_row = events.event_values(actor, "incident.created", incident_id=row.id, data=data)
+    audit_row = audit.record_values(actor, "incident.create", component=COMPONENT, target_type="incident",
+                                    target_id=row.id, detail={"number": row.number})
+    if seq_name is not None:
+        params = {**{f"ev_{k}": v for k, v in event_row.items()}, **{f"au_{k}": v for k, v in audit_row.items()}}
+        if idempotency_key:
+            params.update({f"ik_{k}": v for k, v in key_row.items()})
+        await conn.execute(_PG_SIDE_ROWS[bool(idempotency_key)], params)
+    else:
+        if idempotency_key:
+            await conn.execute(_INSERT_KEY, key_row)
+        await conn.execute(_INSERT_EVENT, event_row)
+        await conn.execute(_INSERT_AUDIT, audit_row)
     return incident
 
 
