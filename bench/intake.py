@@ -154,15 +154,28 @@ class Server:
             return self.proc.wait(timeout=10)
 
     def cpu_seconds(self) -> float | None:
-        """user+system CPU time of the server process so far (Linux /proc), None when unavailable."""
+        """user+system CPU time of the server process and its worker processes so far (Linux /proc),
+        None when unavailable."""
         if self.proc is None:
             return None
-        try:
-            stat = Path(f"/proc/{self.proc.pid}/stat").read_text()
-        except OSError:
-            return None
-        fields = stat.rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        total, pending, seen = 0, [self.proc.pid], set()
+        while pending:
+            pid = pending.pop()
+            if pid in seen:
+                continue
+            seen.add(pid)
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+            except OSError:
+                if pid == self.proc.pid:
+                    return None
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+            for task in Path(f"/proc/{pid}/task").glob("*/children"):
+                with contextlib.suppress(OSError):
+                    pending.extend(int(c) for c in task.read_text().split())
+        return total / os.sysconf("SC_CLK_TCK")
 
     def log_text(self) -> str:
         try:

@@ -1,0 +1,30 @@
+"""The intake benchmark still runs end to end (no speed is asserted here: speed lives in bench/)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BACKEND, PG_SERVER
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_intake_bench_smoke() -> None:
+    cmd = [sys.executable, str(ROOT / "bench" / "intake.py"), "--db", BACKEND, "--seconds", "1",
+           "--baseline-seconds", "0.5", "--concurrency", "4"]
+    if BACKEND == "postgresql":
+        cmd += ["--pg-url", PG_SERVER]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    for key in ("db", "throughput_per_s", "p50_ms", "p99_ms", "raw_insert_per_s"):
+        assert key in result
+    assert result["db"] == BACKEND
+    assert result["errors"] == 0 and result["requests"] > 0 and result["server_tracebacks"] == 0
+    assert result["throughput_per_s"] > 0 and result["raw_insert_per_s"] > 0
