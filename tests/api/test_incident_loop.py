@@ -220,3 +220,36 @@ async def test_control_characters_are_rejected_not_500(client: httpx.AsyncClient
     # Ordinary line breaks and tabs in a description are fine.
     r = await client.post(f"{API}/incidents", json=incident_body(description="第一行\n第二行\t完"), headers=h)
     assert r.status_code == 201
+
+
+async def test_incident_numbers_recover_when_the_day_sequence_is_dropped(app: Any, client: httpx.AsyncClient,
+                                                                         world: World) -> None:
+    from sqlalchemy import text
+
+    first = await create_incident(client, world)
+    db = app.state.db
+    if db.dialect == "postgresql":
+        async with db.tx() as session:
+            names = (await session.execute(text(
+                "SELECT relname FROM pg_class WHERE relkind = 'S' AND relname LIKE 'incident_seq_%'"))).scalars()
+            for name in list(names):
+                await session.execute(text(f"DROP SEQUENCE {name}"))
+    second = await create_incident(client, world)
+    assert int(second["number"][-5:]) == int(first["number"][-5:]) + 1  # continues, never reissues
+    assert second["number"][:-5] == first["number"][:-5]  # same centre, same day
+
+
+async def test_day_sequence_beyond_five_digits_is_not_truncated(app: Any, client: httpx.AsyncClient,
+                                                                world: World) -> None:
+    from sqlalchemy import text
+
+    first = await create_incident(client, world)
+    db = app.state.db
+    async with db.tx() as session:
+        if db.dialect == "postgresql":
+            name = "incident_seq_" + first["number"][1:13] + "_" + first["number"][13:21]
+            await session.execute(text(f"SELECT setval('{name}', 99999)"))
+        else:
+            await session.execute(text("UPDATE counters SET value = 99999"))
+    second = await create_incident(client, world)
+    assert second["number"] == first["number"][:-5] + "100000"

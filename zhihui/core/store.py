@@ -101,6 +101,8 @@ class Database:
 
         self.url = url
         self.engine = make_engine(url, echo=echo)
+        # Facts learnt about this database (e.g. sequences known to exist), never shared across databases.
+        self.cache: dict[str, Any] = {}
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property

@@ -85,7 +85,7 @@ def progress_after_instruction_change(
     return S.DISPATCHED
 
 
-NUMBER_RE = re.compile(r"^J\d{12}\d{8}\d{5}$")
+NUMBER_RE = re.compile(r"^J\d{12}\d{8}\d{5,}$")
 
 
 def incident_number(center_code: str, yyyymmdd: str, seq: int) -> str:

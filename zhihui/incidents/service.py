@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import String, Text, bindparam, cast, func, insert, or_, select, text
 from sqlalchemy.dialects.postgresql import REGCLASS
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhihui.core import audit, events
@@ -39,15 +39,16 @@ def request_hash(body: IncidentCreate) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-_known_sequences: set[str] = set()
-
 # Statements built once: parameters are bound per call, so the compiled form is reused.
 _incidents = Incident.__table__
 _INSERT_INCIDENT = insert(_incidents).returning(_incidents.c.id, _incidents.c.number)
+_next = select(cast(func.nextval(cast(bindparam("seq_name", type_=String), REGCLASS)), Text).label("v")).subquery()
+# nextval() is evaluated once in the subquery; lpad() would truncate a 6-digit sequence, so the
+# width is at least 5 and never less than the number itself.
+_NUMBER_SQL = select(func.lpad(_next.c.v, func.greatest(5, func.length(_next.c.v)), "0")).scalar_subquery()
 _PG_INSERT_INCIDENT = (
     insert(_incidents)
-    .values(number=bindparam("number_prefix", type_=String)
-            + func.lpad(cast(func.nextval(cast(bindparam("seq_name", type_=String), REGCLASS)), Text), 5, "0"))
+    .values(number=bindparam("number_prefix", type_=String) + _NUMBER_SQL)
     .returning(_incidents.c.id, _incidents.c.number)
 )
 _INSERT_KEY = insert(IdempotencyKey.__table__)
@@ -81,14 +82,22 @@ async def _pg_day_sequence(db: Database, center_code: str, day: str) -> str:
     if not (center_code.isdigit() and day.isdigit()):
         raise ValueError("centre code and day must be digits")
     name = f"incident_seq_{center_code}_{day}"
-    if name not in _known_sequences:
+    known: set[str] = db.cache.setdefault("incident_sequences", set())
+    if name not in known:
+        prefix = incident_number(center_code, day, 0)[:-5]
         async with db.engine.connect() as conn:
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            # Start after any number already issued today, so a lost or restored sequence never
+            # hands out a number twice.
+            last = (await conn.execute(
+                select(func.max(Incident.number)).where(Incident.number.startswith(prefix, autoescape=True))
+            )).scalar_one_or_none()
+            start = int(last[len(prefix):]) + 1 if last else 1
             try:
-                await conn.execute(text(f"CREATE SEQUENCE IF NOT EXISTS {name}"))
+                await conn.execute(text(f"CREATE SEQUENCE IF NOT EXISTS {name} START WITH {start}"))
             except IntegrityError:
                 pass  # another process created it at the same moment
-        _known_sequences.add(name)
+        known.add(name)
     return name
 
 
@@ -138,14 +147,23 @@ async def create_incident(
     day = local_date_str(received)
     seq_name = await _pg_day_sequence(db, settings.center_code, day) if db.dialect == "postgresql" else None
     try:
-        async with db.tx() as session:
-            if idempotency_key:
-                existing = await find_by_idempotency_key(session, idempotency_key, req_hash)
-                if existing is not None:
-                    return existing, True
-            incident = await _insert_incident(session, settings, actor, body, received, day, seq_name,
-                                              idempotency_key, req_hash)
-        return incident, False
+        for attempt in (1, 2):
+            try:
+                async with db.tx() as session:
+                    if idempotency_key:
+                        existing = await find_by_idempotency_key(session, idempotency_key, req_hash)
+                        if existing is not None:
+                            return existing, True
+                    incident = await _insert_incident(session, settings, actor, body, received, day, seq_name,
+                                                      idempotency_key, req_hash)
+                return incident, False
+            except ProgrammingError as exc:
+                # The day's sequence vanished under us (database restored or cleaned up): make it again.
+                if seq_name is None or attempt == 2 or "does not exist" not in str(exc.orig):
+                    raise
+                db.cache.get("incident_sequences", set()).discard(seq_name)
+                seq_name = await _pg_day_sequence(db, settings.center_code, day)
+        raise AssertionError("unreachable")
     except IntegrityError:
         # Two requests with the same key raced; the first one won. Return its incident.
         if not idempotency_key:
