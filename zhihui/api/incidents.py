@@ -27,7 +27,7 @@ from zhihui.dispatch import service as dispatch
 from zhihui.dispatch.models import Unit
 from zhihui.dispatch.schemas import DispatchRequest
 from zhihui.incidents import service
-from zhihui.incidents.domain import IncidentStatus
+from zhihui.incidents.domain import OPEN_STATUSES, IncidentStatus
 from zhihui.incidents.schemas import (
     IncidentCancel,
     IncidentClose,
@@ -68,8 +68,6 @@ async def list_(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[dict]:
-    from zhihui.incidents.domain import OPEN_STATUSES
-
     statuses = list(status or [])
     if open_only:
         statuses = [s for s in OPEN_STATUSES if not statuses or s in statuses]

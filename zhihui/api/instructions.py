@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhihui.api.deps import ALL_ROLES, DISPATCHERS, FIELD, db_of, require, unit_of_work
 from zhihui.core.auth import Actor, Role
@@ -13,6 +14,7 @@ from zhihui.core.schemas import StrictModel
 from zhihui.dispatch.models import Unit
 from zhihui.instructions import service
 from zhihui.instructions.domain import RESULT_CODES, InstructionStatus
+from zhihui.instructions.models import Instruction
 
 router = APIRouter(tags=["instructions"])
 
@@ -30,7 +32,7 @@ class CancelBody(StrictModel):
     reason: Annotated[str, Field(min_length=1, max_length=2000)]
 
 
-async def _out(session, instr) -> dict:  # type: ignore[no-untyped-def]
+async def _out(session: AsyncSession, instr: Instruction) -> dict:
     unit = await session.get(Unit, instr.unit_id) if instr.unit_id else None
     return service.instruction_out(instr, unit)
 

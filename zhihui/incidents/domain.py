@@ -6,6 +6,7 @@ import enum
 import re
 
 from zhihui.core.errors import IllegalTransition
+from zhihui.instructions.domain import InstructionStatus as I
 
 
 class Channel(enum.StrEnum):
@@ -71,8 +72,6 @@ def progress_after_instruction_change(
     An incident is on scene once any unit arrived, handled once every live instruction has
     feedback, and back to received if every instruction was cancelled.
     """
-    from zhihui.instructions.domain import InstructionStatus as I
-
     live = [I(s) for s in instruction_statuses if s != I.CANCELLED]
     if current in TERMINAL_STATUSES:
         return current

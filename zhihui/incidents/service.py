@@ -30,6 +30,7 @@ from zhihui.incidents.domain import (
 )
 from zhihui.incidents.models import Counter, IdempotencyKey, Incident
 from zhihui.incidents.schemas import IncidentCreate
+from zhihui.instructions.models import Instruction
 
 COMPONENT = "incidents"
 
@@ -382,8 +383,6 @@ async def merge_incident(session: AsyncSession, actor: Actor, incident_id: int, 
 
 async def backlog(session: AsyncSession, now: datetime) -> list[Incident]:
     """警情清零: every open incident past its closing deadline or with an overdue instruction."""
-    from zhihui.instructions.models import Instruction
-
     overdue_instr = (
         select(Instruction.incident_id)
         .where(Instruction.incident_id.is_not(None))
