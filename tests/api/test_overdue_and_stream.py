@@ -112,3 +112,35 @@ async def test_stream_catch_up_and_live(live_client: httpx.AsyncClient, world: W
     live = await _read_events(client, h, {"access_token": h["Authorization"][7:]}, want=1)
     await task
     assert live[0]["type"] == "instruction.sent" and live[0]["incident_id"] == second["id"]
+
+
+async def test_positions_stream_live_without_ids(live_client: httpx.AsyncClient, world: World) -> None:
+    h = world.headers["dispatcher"]
+    unit = world.officer_unit
+
+    async def move() -> None:
+        await asyncio.sleep(0.3)
+        r = await live_client.put(f"{API}/units/{unit}/position", json={"lat": 22.5412, "lon": 114.0561},
+                                  headers=world.headers["officer"])
+        assert r.status_code == 200
+
+    async def first_position() -> str:
+        async with live_client.stream("GET", f"{API}/events", headers=h) as r:
+            block: list[str] = []
+            async for line in r.aiter_lines():
+                if line:
+                    block.append(line)
+                    continue
+                if any(b == "event: unit.position" for b in block):
+                    return "\n".join(block)
+                block = []
+        raise AssertionError("stream ended")
+
+    task = asyncio.create_task(move())
+    frame = await asyncio.wait_for(first_position(), 10)
+    await task
+    assert not frame.startswith("id:")  # positions are not replayable events
+    data = json.loads(frame.split("data: ", 1)[1])
+    assert data["unit_id"] == unit and data["lat"] == 22.5412
+    got = (await live_client.get(f"{API}/units/{unit}", headers=h)).json()
+    assert (got["lat"], got["lon"]) == (22.5412, 114.0561)

@@ -90,14 +90,18 @@ async def stream(
             last_beat = time.monotonic()
             while not await request.is_disconnected():
                 try:
-                    item = await asyncio.wait_for(queue.get(), timeout=POLL_S)
+                    items = [await asyncio.wait_for(queue.get(), timeout=POLL_S)]
                 except TimeoutError:
-                    item = None
-                if item is not None:
-                    yield _sse(item, with_id=False)
-                    continue
-                for event in await _fetch(request, cursor):
-                    yield _sse(event)
+                    items = [None]
+                # Coalesce a burst of commits into one read of the table.
+                while not queue.empty():
+                    items.append(queue.get_nowait())
+                for item in items:
+                    if item is not None:
+                        yield _sse(item, with_id=False)
+                if None in items:
+                    for event in await _fetch(request, cursor):
+                        yield _sse(event)
                 if time.monotonic() - last_beat > HEARTBEAT_S:
                     yield b": keep-alive\n\n"
                     last_beat = time.monotonic()
