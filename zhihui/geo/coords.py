@@ -132,8 +132,11 @@ def gcj02_to_wgs84(lat: float, lon: float) -> tuple[float, float]:
 def gcj02_to_bd09(lat: float, lon: float) -> tuple[float, float]:
     """GCJ-02 → BD-09: Baidu's small rotation/scale about the origin plus a fixed offset.
 
-    Applied everywhere, like Baidu does, so BD-09 is never equal to WGS-84 even outside China.
+    Like GCJ-02 it is only applied inside the China rectangle: Baidu serves plain WGS-84 abroad, and the
+    platform's rule is that points outside China are never shifted.
     """
+    if out_of_china(lat, lon):
+        return lat, lon
     z = math.hypot(lon, lat) + 0.00002 * math.sin(lat * _X_PI)
     theta = math.atan2(lat, lon) + 0.000003 * math.cos(lon * _X_PI)
     return z * math.sin(theta) + _BD_DLAT, z * math.cos(theta) + _BD_DLON
@@ -152,8 +155,10 @@ def bd09_to_gcj02(lat: float, lon: float) -> tuple[float, float]:
     """BD-09 → GCJ-02: the closed-form approximation refined until it exactly inverts `gcj02_to_bd09`.
 
     The closed form alone leaves an error of up to ~0.3 m; refining it costs a couple of extra
-    rounds and makes BD-09 round trips lossless for practical purposes.
+    rounds and makes BD-09 round trips lossless for practical purposes. Unchanged outside China.
     """
+    if out_of_china(lat, lon):
+        return lat, lon
     return _invert(gcj02_to_bd09, lat, lon, _bd09_to_gcj02_approx(lat, lon))
 
 
@@ -163,15 +168,8 @@ def wgs84_to_bd09(lat: float, lon: float) -> tuple[float, float]:
 
 
 def bd09_to_wgs84(lat: float, lon: float) -> tuple[float, float]:
-    """BD-09 → WGS-84 via GCJ-02; a point that lands outside China is left as-is, as GCJ-02 does.
-
-    Outside China this returns the input unchanged: providers there serve WGS-84 even when labelled
-    BD-09, so removing Baidu's offset would move the point rather than correct it.
-    """
-    gcj_lat, gcj_lon = bd09_to_gcj02(lat, lon)
-    if out_of_china(gcj_lat, gcj_lon):
-        return lat, lon
-    return gcj02_to_wgs84(gcj_lat, gcj_lon)
+    """BD-09 → WGS-84 via GCJ-02 (both steps leave points outside China unchanged)."""
+    return gcj02_to_wgs84(*bd09_to_gcj02(lat, lon))
 
 
 def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
