@@ -55,6 +55,8 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
         db = Database(settings.database_url)
         app.state.db = db
         app.state.bus = Bus()
+        app.state.road_network = None
+        app.state.road_network_lock = asyncio.Lock()
         tasks: list[asyncio.Task[None]] = []
         if background:
             tasks.append(asyncio.create_task(overdue_loop(db, app.state.bus, settings.scheduler_interval_s)))

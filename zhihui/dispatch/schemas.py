@@ -53,12 +53,17 @@ class UnitStatusUpdate(StrictModel):
 
 
 class DispatchRequest(StrictModel):
-    unit_ids: Annotated[list[int], Field(min_length=1, max_length=50)]
+    """Either name the units, or take the `recommended` fastest available ones by road."""
+
+    unit_ids: Annotated[list[int] | None, Field(min_length=1, max_length=50)] = None
+    recommended: Annotated[int | None, Field(ge=1, le=10)] = None
     content: Annotated[str | None, Field(max_length=2000)] = None
 
     @model_validator(mode="after")
-    def _unique(self) -> DispatchRequest:
-        if len(set(self.unit_ids)) != len(self.unit_ids):
+    def _one_way(self) -> DispatchRequest:
+        if (self.unit_ids is None) == (self.recommended is None):
+            raise ValueError("give either unit_ids or recommended")
+        if self.unit_ids is not None and len(set(self.unit_ids)) != len(self.unit_ids):
             raise ValueError("unit_ids contains duplicates")
         return self
 
