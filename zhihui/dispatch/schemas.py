@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
 from zhihui.core.schemas import StrictModel
 from zhihui.dispatch.domain import UnitStatus
+from zhihui.geo.coords import to_wgs84
 from zhihui.incidents.categories import UNIT_TYPES
 from zhihui.incidents.domain import in_china
 
@@ -44,8 +45,33 @@ class UnitCreate(StrictModel):
         return self
 
 
+CRS = Literal["wgs84", "gcj02", "bd09"]
+
+
 class PositionUpdate(Point):
+    """A GPS fix. Phones running Chinese map apps report GCJ-02 (crs="gcj02"); it is stored as WGS-84."""
+
     at: datetime | None = None
+    crs: CRS = "wgs84"
+    speed_kmh: Annotated[float | None, Field(ge=0, le=400)] = None
+    heading: Annotated[float | None, Field(ge=0, lt=360)] = None
+
+    @model_validator(mode="after")
+    def _to_wgs84(self) -> PositionUpdate:
+        if self.at is not None and self.at.tzinfo is None:
+            raise ValueError("at must carry a UTC offset")
+        if self.crs != "wgs84":
+            self.lat, self.lon = to_wgs84(self.lat, self.lon, self.crs)
+            self.crs = "wgs84"
+        return self
+
+
+class UnitPositionReport(PositionUpdate):
+    unit_id: int
+
+
+class PositionBatch(StrictModel):
+    positions: Annotated[list[UnitPositionReport], Field(min_length=1, max_length=1000)]
 
 
 class UnitStatusUpdate(StrictModel):

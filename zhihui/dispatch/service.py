@@ -13,7 +13,7 @@ from zhihui.core.clock import utcnow
 from zhihui.core.config import Settings
 from zhihui.core.errors import DomainError, InvalidInput, NotFound
 from zhihui.dispatch.domain import UNIT_STATUS_LABELS, UnitStatus, require_available
-from zhihui.dispatch.models import Unit
+from zhihui.dispatch.models import Unit, UnitPosition
 from zhihui.dispatch.schemas import UnitCreate
 from zhihui.incidents import service as incidents
 from zhihui.incidents.categories import categories
@@ -61,14 +61,30 @@ async def list_units(session: AsyncSession, *, status: str | None = None, type_:
     return list((await session.execute(stmt)).scalars())
 
 
-async def update_position(session: AsyncSession, unit_id: int, lat: float, lon: float,
-                          at: datetime | None) -> Unit:
-    """Latest position only; positions are not timeline events (they would drown it)."""
+async def update_position(session: AsyncSession, unit_id: int, lat: float, lon: float, at: datetime | None,
+                          *, speed_kmh: float | None = None, heading: float | None = None) -> Unit:
+    """Append the fix to the unit's track and move the unit if the fix is its newest. Positions are
+    not timeline events (they would drown it); they are streamed live instead."""
     unit = await get_unit(session, unit_id)
-    at = at or utcnow()
+    now = utcnow()
+    at = at or now
+    session.add(UnitPosition(unit_id=unit_id, at=at, lat=lat, lon=lon, speed_kmh=speed_kmh, heading=heading,
+                             received_at=now))
     if unit.position_at is None or at >= unit.position_at:
         unit.lat, unit.lon, unit.position_at = lat, lon, at
     return unit
+
+
+async def track(session: AsyncSession, unit_id: int, since: datetime | None, until: datetime | None,
+                limit: int = 10000) -> list[UnitPosition]:
+    await get_unit(session, unit_id)
+    stmt = select(UnitPosition).where(UnitPosition.unit_id == unit_id)
+    if since is not None:
+        stmt = stmt.where(UnitPosition.at >= since)
+    if until is not None:
+        stmt = stmt.where(UnitPosition.at <= until)
+    stmt = stmt.order_by(UnitPosition.at, UnitPosition.id).limit(limit)
+    return list((await session.execute(stmt)).scalars())
 
 
 async def set_unit_status(session: AsyncSession, actor: Actor, unit_id: int, status: UnitStatus) -> Unit:

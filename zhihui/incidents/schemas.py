@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from zhihui.core.schemas import StrictModel
+from zhihui.geo.coords import to_wgs84
 from zhihui.incidents.categories import categories
 from zhihui.incidents.domain import Channel, IncidentStatus, in_china, normalise_phone
 
@@ -25,6 +26,8 @@ class IncidentCreate(StrictModel):
     urgent: bool | None = None
     description: Annotated[str, Field(min_length=1, max_length=4000)]
     received_at: datetime | None = None
+    # A caller's phone map app or a Chinese web map gives GCJ-02; the platform stores WGS-84.
+    crs: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
 
     @field_validator("caller_phone")
     @classmethod
@@ -49,8 +52,12 @@ class IncidentCreate(StrictModel):
     def _point(self) -> IncidentCreate:
         if (self.lat is None) != (self.lon is None):
             raise ValueError("lat and lon must be given together")
-        if self.lat is not None and self.lon is not None and not in_china(self.lat, self.lon):
-            raise ValueError("lat/lon is outside China (WGS-84 expected)")
+        if self.lat is not None and self.lon is not None:
+            if not in_china(self.lat, self.lon):
+                raise ValueError("lat/lon is outside China (WGS-84 expected)")
+            if self.crs != "wgs84":
+                self.lat, self.lon = to_wgs84(self.lat, self.lon, self.crs)
+                self.crs = "wgs84"
         return self
 
 
