@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from zhihui import __version__
-from zhihui.api import admin, auth, errors, incidents, instructions, stream, units
+from zhihui.api import admin, auth, errors, geo, incidents, instructions, stream, units
 from zhihui.core import audit
 from zhihui.core.bus import Bus
 from zhihui.core.clock import utcnow
@@ -82,7 +82,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     )
     app.state.settings = settings
     errors.install(app)
-    for module in (auth, incidents, units, instructions, stream, admin):
+    for module in (auth, incidents, units, instructions, geo, stream, admin):
         app.include_router(module.router, prefix="/api/v1")
 
     @app.get("/api/v1/health", tags=["meta"])

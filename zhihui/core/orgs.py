@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, String
+from typing import Any
+
+from sqlalchemy import JSON, Float, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from zhihui.core.store import Base
@@ -18,3 +20,32 @@ class Org(Base):
     name: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(20))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("orgs.id"))
+    # Station position and its 辖区 (jurisdiction) as a GeoJSON geometry in WGS-84.
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    boundary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+JURISDICTION_CACHE_S = 60.0
+
+
+async def jurisdiction_index(db: Any) -> Any:
+    """The station 辖区 index, rebuilt at most once a minute (boundaries change rarely; intake is hot)."""
+    import time
+
+    from sqlalchemy import select
+
+    from zhihui.geo.areas import JurisdictionIndex
+
+    cached = db.cache.get("jurisdictions")
+    if cached is not None and time.monotonic() - cached[0] < JURISDICTION_CACHE_S:
+        return cached[1]
+    async with db.read() as session:
+        rows = (await session.execute(select(Org.id, Org.boundary).where(Org.boundary.is_not(None)))).all()
+    index = JurisdictionIndex((r.id, r.boundary) for r in rows)
+    db.cache["jurisdictions"] = (time.monotonic(), index)
+    return index
+
+
+def forget_jurisdictions(db: Any) -> None:
+    db.cache.pop("jurisdictions", None)

@@ -3,6 +3,7 @@
 from zhihui.core import audit, auth, events, orgs  # noqa: F401
 from zhihui.core.store import Base
 from zhihui.dispatch import models as dispatch_models  # noqa: F401
+from zhihui.geo import places  # noqa: F401
 from zhihui.incidents import models as incident_models  # noqa: F401
 from zhihui.instructions import models as instruction_models  # noqa: F401
 

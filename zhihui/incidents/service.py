@@ -18,6 +18,7 @@ from zhihui.core.auth import Actor
 from zhihui.core.clock import local_date_str, utcnow
 from zhihui.core.config import Settings
 from zhihui.core.errors import DomainError, InvalidInput, NotFound
+from zhihui.core.orgs import jurisdiction_index
 from zhihui.core.store import Database
 from zhihui.incidents.categories import categories
 from zhihui.incidents.domain import (
@@ -150,12 +151,15 @@ async def create_incident(
     received = body.received_at or utcnow()
     day = local_date_str(received)
     seq_name = await _pg_day_sequence(db, settings.center_code, day) if db.dialect == "postgresql" else None
+    jurisdiction = None
+    if body.lat is not None and body.lon is not None:
+        jurisdiction = (await jurisdiction_index(db)).locate(body.lat, body.lon)
     try:
         for attempt in (1, 2):
             try:
                 async with db.tx() as session:
                     incident = await _insert_incident(session, settings, actor, body, received, day, seq_name,
-                                                      idempotency_key, req_hash)
+                                                      idempotency_key, req_hash, jurisdiction)
                 return incident, False
             except ProgrammingError as exc:
                 # The day's sequence vanished under us (database restored or cleaned up): make it again.
@@ -185,6 +189,7 @@ async def _insert_incident(
     seq_name: str | None,
     idempotency_key: str | None,
     req_hash: str,
+    jurisdiction: int | None = None,
 ) -> Incident:
     cat = categories().get(body.category_code)
     assert cat is not None  # validated by the schema
@@ -198,6 +203,7 @@ async def _insert_incident(
         "address": body.address,
         "lat": body.lat,
         "lon": body.lon,
+        "jurisdiction_org_id": jurisdiction,
         "category_code": cat.code,
         "level": level,
         "urgent": urgent,
