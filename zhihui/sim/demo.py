@@ -514,6 +514,21 @@ class Simulator:
                 return min(pool, key=dist)
         return None
 
+    async def road_choice(self, seat: Seat, incident: dict[str, Any],
+                          free: Sequence[dict[str, Any]]) -> tuple[dict[str, Any] | None, float | None]:
+        """The server's road-time recommendation, if it has one for a still-free unit."""
+        if incident["lat"] is None:
+            return None, None
+        rec = await seat.call("GET", f"/incidents/{incident['id']}/recommendations", "recommend",
+                              params={"k": 1, "routes": "false"})
+        if not rec or rec.get("method") != "road":
+            return None, None
+        free_by_id = {u["id"]: u for u in free}
+        for r in rec["units"]:
+            if r["status"] == "ok" and r["unit_id"] in free_by_id:
+                return free_by_id[r["unit_id"]], r["eta_s"]
+        return None, None
+
     async def dispatcher_loop(self) -> None:
         seat = self.dispatcher
         rng = self._rng("dispatcher")
@@ -533,7 +548,9 @@ class Simulator:
                 category = self.tree.get(incident["category_code"])
                 if category is not None and not category.police:
                     continue  # the call taker diverts it to 12345
-                unit = self.choose_unit(incident, free)
+                # 辅助指挥: the fastest suitable unit by road; straight-line rules only as a fallback.
+                unit, eta = await self.road_choice(seat, incident, free)
+                unit = unit or self.choose_unit(incident, free)
                 if unit is None:
                     if incident["id"] not in waiting:
                         waiting.add(incident["id"])
@@ -547,9 +564,10 @@ class Simulator:
                     continue  # e.g. 409: the unit or the incident changed meanwhile; next round
                 waiting.discard(incident["id"])
                 self.stats["dispatched"] += 1
-                log.info("派警 %s → %s (%.0f m)", incident["number"], unit["call_sign"],
+                log.info("派警 %s → %s (%.0f m%s)", incident["number"], unit["call_sign"],
                          distance_m(unit["lat"], unit["lon"], incident["lat"], incident["lon"])
-                         if incident["lat"] is not None else float("nan"))
+                         if incident["lat"] is not None else float("nan"),
+                         f", road ETA {eta:.0f} s" if eta is not None else ", straight line")
 
     # 处警 (field) ---------------------------------------------------------------------------
 
