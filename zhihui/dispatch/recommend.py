@@ -7,6 +7,7 @@ graph is configured the answer says so and falls back to straight-line distance,
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import threading
@@ -54,6 +55,9 @@ class RoadNetwork:
             log.warning("no road graph found (set ZHIHUI_ROAD_GRAPH): recommendations use straight lines")
             return cls(None, "none")
         graph = load_graphml(path)
+        # The graph is millions of long-lived Python objects (the search's adjacency lists): move
+        # them out of the cyclic GC's generations so collections during queries do not walk them.
+        gc.freeze()
         log.info("road graph %s: %d nodes, %d edges", path, graph.n_nodes, graph.n_edges)
         return cls(graph, str(path))
 

@@ -568,12 +568,14 @@ class RoadGraph:
         limit = inf if max_time_s is None else float(max_time_s)
         tt = self._tt_l
 
-        dist = [inf] * n
-        nxt = [-1] * n  # forward edge to drive from this node towards the target
+        # Dicts, not n-sized lists: a query touches a few hundred nodes of a city-sized graph, and
+        # two fresh 200k-element lists per query cost more (allocation, GC scans) than the search.
+        dist: dict[int, float] = {}
+        nxt: dict[int, int] = {}  # forward edge to drive from this node towards the target
         at_entry: dict[int, Piece | None] = {}  # nodes whose best way on is the target's own edge
         heap: list[tuple[float, int]] = []
         for node, cost, piece in self._entries(target):
-            if cost < dist[node]:
+            if cost < dist.get(node, inf):
                 dist[node] = cost
                 at_entry[node] = piece
         for node in at_entry:
@@ -622,7 +624,7 @@ class RoadGraph:
                 if len(found) == k:
                     cutoff = d
                 continue
-            if d > dist[x]:
+            if d > dist.get(x, inf):
                 continue
             settled += 1
             hooked = attach.get(x)
@@ -636,7 +638,7 @@ class RoadGraph:
             for j in range(ip[x], ip[x + 1]):
                 y = nbr[j]
                 nd = d + rtt[j]
-                if nd < dist[y]:
+                if nd < dist.get(y, inf):
                     dist[y] = nd
                     nxt[y] = redge[j]
                     at_entry.pop(y, None)
@@ -658,7 +660,7 @@ class RoadGraph:
         return NearestResults(results, settled, reason)
 
     def _pieces(
-        self, via: tuple[int, Piece | None], nxt: list[int], at_entry: dict[int, Piece | None]
+        self, via: tuple[int, Piece | None], nxt: dict[int, int], at_entry: dict[int, Piece | None]
     ) -> tuple[Piece, ...]:
         """Walk the successor pointers from a source's exit node to the target."""
         x, first = via

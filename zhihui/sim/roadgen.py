@@ -89,8 +89,20 @@ def generate_city(
         raise ValueError("target_nodes must be >= 64")
     size = int(target_nodes * 1.02)
     for _ in range(10):
-        plan = _generate(size, seed, block_m, aspect, arterial_every, n_bridges, river_width_m, rings,
-                         ramp_spacing_m, ring_spacing_m, p_closed, p_oneway)
+        plan = _generate(
+            size,
+            seed,
+            block_m,
+            aspect,
+            arterial_every,
+            n_bridges,
+            river_width_m,
+            rings,
+            ramp_spacing_m,
+            ring_spacing_m,
+            p_closed,
+            p_oneway,
+        )
         if len(plan.nodes) >= target_nodes:
             return plan
         size = int(size * 1.02) + 1
@@ -183,8 +195,15 @@ def _generate(
     row_name0 = len(name_table)
     name_table += [f"{'干道' if row_cls[i] == _PRI else '支路'}东西{i}号" for i in range(rows)]
 
-    def street_edges(a: np.ndarray, b: np.ndarray, cls: np.ndarray, direction: np.ndarray, name_idx: np.ndarray,
-                     crosses: np.ndarray, bridge_ok: np.ndarray) -> None:
+    def street_edges(
+        a: np.ndarray,
+        b: np.ndarray,
+        cls: np.ndarray,
+        direction: np.ndarray,
+        name_idx: np.ndarray,
+        crosses: np.ndarray,
+        bridge_ok: np.ndarray,
+    ) -> None:
         """Segments a -> b (increasing index); drop river crossings that are not bridges."""
         keep = ~crosses | bridge_ok
         local = cls == _RES
@@ -201,13 +220,19 @@ def _generate(
     # Vertical segments (i, j) -> (i + 1, j).
     vi, vj = np.divmod(np.arange((rows - 1) * cols), cols)
     va, vb = vi * cols + vj, (vi + 1) * cols + vj
-    street_edges(va, vb, col_cls[vj], col_dir[vj], col_name0 + vj, north_grid[va] != north_grid[vb],
-                 is_bridge_col[vj])
+    street_edges(va, vb, col_cls[vj], col_dir[vj], col_name0 + vj, north_grid[va] != north_grid[vb], is_bridge_col[vj])
     # Horizontal segments (i, j) -> (i, j + 1).
     hi, hj = np.divmod(np.arange(rows * (cols - 1)), cols - 1)
     ha, hb = hi * cols + hj, hi * cols + hj + 1
-    street_edges(ha, hb, row_cls[hi], row_dir[hi], row_name0 + hi, north_grid[ha] != north_grid[hb],
-                 np.zeros(len(ha), dtype=bool))
+    street_edges(
+        ha,
+        hb,
+        row_cls[hi],
+        row_dir[hi],
+        row_name0 + hi,
+        north_grid[ha] != north_grid[hb],
+        np.zeros(len(ha), dtype=bool),
+    )
 
     # Expressway rings: ellipses around the centre, nodes every ~ring_spacing, ramps every ~ramp_spacing.
     xc, yc = (cols - 1) * s / 2, ((rows - 1) * s + width) / 2
@@ -285,8 +310,9 @@ def _generate(
     name_tuples = [(n,) for n in name_table]
     edges = [
         EdgeSpec(a, b, ln, t_, name_tuples[n], _CLASSES[k])
-        for a, b, ln, t_, n, k in zip(u.tolist(), v.tolist(), length.tolist(), tt.tolist(), nm.tolist(), c.tolist(),
-                                       strict=True)
+        for a, b, ln, t_, n, k in zip(
+            u.tolist(), v.tolist(), length.tolist(), tt.tolist(), nm.tolist(), c.tolist(), strict=True
+        )
     ]
     crossing = north_all[u] != north_all[v]
     bridges = frozenset(zip(u[crossing].tolist(), v[crossing].tolist(), strict=True))
