@@ -16,12 +16,12 @@ from zhihui.core.auth import Actor
 from zhihui.core.errors import InvalidInput, NotFound
 from zhihui.core.orgs import Org, forget_jurisdictions
 from zhihui.core.schemas import StrictModel
+from zhihui.dispatch.schemas import CRS
 from zhihui.geo.coords import haversine_m, to_wgs84
 from zhihui.geo.places import Camera
 from zhihui.incidents.domain import in_china
 
 router = APIRouter(tags=["geo"])
-CRS = Literal["wgs84", "gcj02", "bd09"]
 
 
 def parse_near(near: str, crs: str) -> tuple[float, float]:

@@ -9,10 +9,10 @@ from pydantic import BaseModel, Field, model_validator
 
 from zhihui.core.schemas import StrictModel
 from zhihui.dispatch.domain import UnitStatus
-from zhihui.geo.coords import to_wgs84
 from zhihui.incidents.categories import UNIT_TYPES
-from zhihui.incidents.domain import in_china
+from zhihui.incidents.domain import checked_point
 
+CRS = Literal["wgs84", "gcj02", "bd09"]
 UnitType = Annotated[str, Field(pattern="^(" + "|".join(UNIT_TYPES) + ")$")]
 
 
@@ -22,8 +22,7 @@ class Point(StrictModel):
 
     @model_validator(mode="after")
     def _china(self) -> Point:
-        if not in_china(self.lat, self.lon):
-            raise ValueError("lat/lon is outside China (WGS-84 expected)")
+        checked_point(self.lat, self.lon)
         return self
 
 
@@ -35,17 +34,13 @@ class UnitCreate(StrictModel):
     status: UnitStatus = UnitStatus.AVAILABLE
     lat: Annotated[float | None, Field(ge=-90, le=90)] = None
     lon: Annotated[float | None, Field(ge=-180, le=180)] = None
+    crs: CRS = "wgs84"
 
     @model_validator(mode="after")
     def _point(self) -> UnitCreate:
-        if (self.lat is None) != (self.lon is None):
-            raise ValueError("lat and lon must be given together")
-        if self.lat is not None and self.lon is not None and not in_china(self.lat, self.lon):
-            raise ValueError("lat/lon is outside China (WGS-84 expected)")
+        self.lat, self.lon = checked_point(self.lat, self.lon, self.crs)
+        self.crs = "wgs84"
         return self
-
-
-CRS = Literal["wgs84", "gcj02", "bd09"]
 
 
 class PositionUpdate(Point):
@@ -60,9 +55,8 @@ class PositionUpdate(Point):
     def _to_wgs84(self) -> PositionUpdate:
         if self.at is not None and self.at.tzinfo is None:
             raise ValueError("at must carry a UTC offset")
-        if self.crs != "wgs84":
-            self.lat, self.lon = to_wgs84(self.lat, self.lon, self.crs)
-            self.crs = "wgs84"
+        lat, lon = checked_point(self.lat, self.lon, self.crs)
+        self.lat, self.lon, self.crs = lat, lon, "wgs84"  # type: ignore[assignment]
         return self
 
 

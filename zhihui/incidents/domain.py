@@ -6,6 +6,7 @@ import enum
 import re
 
 from zhihui.core.errors import IllegalTransition
+from zhihui.geo.coords import to_wgs84
 from zhihui.instructions.domain import InstructionStatus as I
 
 
@@ -117,3 +118,15 @@ CHINA_LON = (73.4, 135.1)
 
 def in_china(lat: float, lon: float) -> bool:
     return CHINA_LAT[0] <= lat <= CHINA_LAT[1] and CHINA_LON[0] <= lon <= CHINA_LON[1]
+
+
+def checked_point(lat: float | None, lon: float | None, crs: str = "wgs84") -> tuple[float | None, float | None]:
+    """An optional point from a request: both or neither, inside China, returned in WGS-84 (the
+    platform's storage system) whatever map system it came in. Raises ValueError with the reason."""
+    if (lat is None) != (lon is None):
+        raise ValueError("lat and lon must be given together")
+    if lat is None or lon is None:
+        return None, None
+    if not in_china(lat, lon):
+        raise ValueError("lat/lon is outside China")
+    return to_wgs84(lat, lon, crs) if crs != "wgs84" else (lat, lon)

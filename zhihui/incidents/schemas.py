@@ -8,9 +8,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from zhihui.core.schemas import StrictModel
-from zhihui.geo.coords import to_wgs84
 from zhihui.incidents.categories import categories
-from zhihui.incidents.domain import Channel, IncidentStatus, in_china, normalise_phone
+from zhihui.incidents.domain import Channel, IncidentStatus, checked_point, normalise_phone
 
 
 class IncidentCreate(StrictModel):
@@ -50,14 +49,8 @@ class IncidentCreate(StrictModel):
 
     @model_validator(mode="after")
     def _point(self) -> IncidentCreate:
-        if (self.lat is None) != (self.lon is None):
-            raise ValueError("lat and lon must be given together")
-        if self.lat is not None and self.lon is not None:
-            if not in_china(self.lat, self.lon):
-                raise ValueError("lat/lon is outside China (WGS-84 expected)")
-            if self.crs != "wgs84":
-                self.lat, self.lon = to_wgs84(self.lat, self.lon, self.crs)
-                self.crs = "wgs84"
+        self.lat, self.lon = checked_point(self.lat, self.lon, self.crs)
+        self.crs = "wgs84"
         return self
 
 
