@@ -80,3 +80,15 @@ async def test_recommendation_errors(client: httpx.AsyncClient, world: World) ->
     assert r.status_code == 422
     r = await client.get(f"{API}/incidents/{no_place['id']}/recommendations", headers=world.headers["officer"])
     assert r.status_code == 403
+
+
+async def test_incident_outside_the_road_graph_falls_back_to_straight_line(
+        app: Any, client: httpx.AsyncClient, world: World) -> None:
+    await _place_units(app, world)
+    # 2.7 km from the nearest road of the Futian extract: a road ETA from there would be fiction.
+    inc = await create_incident(client, world, lat=22.52846, lon=114.065035)
+    r = await client.get(f"{API}/incidents/{inc['id']}/recommendations", headers=world.headers["dispatcher"])
+    body = r.json()
+    assert body["method"] == "straight_line"
+    dists = [u["straight_line_m"] for u in body["units"]]
+    assert dists == sorted(dists) and all(u["eta_s"] is None for u in body["units"])

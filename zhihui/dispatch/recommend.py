@@ -24,7 +24,9 @@ from zhihui.incidents.categories import categories
 from zhihui.incidents.models import Incident
 
 log = logging.getLogger(__name__)
-SNAP_LIMIT_M = 2000.0  # a unit farther than this from any road is not placed on the network
+# A point farther than this from any road of the graph is outside its coverage (or deep inside a
+# compound): a road ETA from the far-away snapped point would be fiction.
+SNAP_LIMIT_M = 500.0
 
 
 def default_graph_path() -> Path | None:
@@ -118,11 +120,11 @@ def recommend(
                   and u.lat is not None and u.lon is not None]
     straight = {u.id: haversine_m(incident.lat, incident.lon, u.lat, u.lon) for u in candidates}  # type: ignore[arg-type]
     graph = network.graph
-    if graph is None:
+    target = graph.snap(incident.lat, incident.lon) if graph is not None else None
+    if graph is None or target is None or target.distance_m > SNAP_LIMIT_M:
         ranked = sorted(candidates, key=lambda u: (straight[u.id], u.id))[:k]
         return "straight_line", [Recommendation(u, None, None, straight[u.id], "straight_line", None, None)
                                  for u in ranked]
-    target = graph.snap(incident.lat, incident.lon)
     by_id = {u.id: u for u in candidates}
     sources = []
     off_road = []
