@@ -13,9 +13,10 @@ from sqlalchemy import select
 from zhihui.api.deps import ALL_ROLES, UNIT_ADMINS, db_of, require, unit_of_work
 from zhihui.core import audit
 from zhihui.core.auth import Actor
-from zhihui.core.errors import InvalidInput, NotFound
+from zhihui.core.errors import InvalidInput
 from zhihui.core.orgs import Org, forget_jurisdictions
 from zhihui.core.schemas import StrictModel
+from zhihui.core.store import fetch
 from zhihui.dispatch.schemas import CRS
 from zhihui.geo.coords import haversine_m, to_wgs84
 from zhihui.geo.places import Camera
@@ -109,9 +110,7 @@ async def set_boundary(request: Request, org_id: int, body: BoundaryUpdate,
     if geom.geom_type not in ("Polygon", "MultiPolygon") or not geom.is_valid or geom.is_empty:
         raise InvalidInput("boundary", "boundary must be a valid, non-empty Polygon or MultiPolygon")
     async with unit_of_work(request) as session:
-        org = await session.get(Org, org_id)
-        if org is None:
-            raise NotFound("org", org_id)
+        org = await fetch(session, Org, org_id, "org")
         org.boundary = body.boundary
         audit.append(session, actor, "org.boundary", component="geo", target_type="org", target_id=org_id)
     forget_jurisdictions(db_of(request))

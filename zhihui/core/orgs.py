@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, String
+from sqlalchemy import JSON, Float, ForeignKey, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from zhihui.core.store import Base
+from zhihui.geo.areas import JurisdictionIndex
 
 ORG_KINDS = ("bureau", "command_center", "station", "brigade", "fire_station")
 
@@ -29,14 +31,8 @@ class Org(Base):
 JURISDICTION_CACHE_S = 60.0
 
 
-async def jurisdiction_index(db: Any) -> Any:
+async def jurisdiction_index(db: Any) -> JurisdictionIndex:
     """The station 辖区 index, rebuilt at most once a minute (boundaries change rarely; intake is hot)."""
-    import time
-
-    from sqlalchemy import select
-
-    from zhihui.geo.areas import JurisdictionIndex
-
     cached = db.cache.get("jurisdictions")
     if cached is not None and time.monotonic() - cached[0] < JURISDICTION_CACHE_S:
         return cached[1]

@@ -10,15 +10,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, MetaData, event, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 from sqlalchemy.types import TypeDecorator
 
 from zhihui.core.clock import as_utc
+from zhihui.core.errors import NotFound
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -27,6 +28,9 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+T = TypeVar("T")
 
 
 class Base(DeclarativeBase):
@@ -91,6 +95,18 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         return engine
     # No pre-ping: it would cost a round trip per checkout; stale connections are recycled instead.
     return create_async_engine(url, echo=echo, pool_size=20, max_overflow=10, pool_recycle=1800)
+
+
+async def fetch(session: AsyncSession, model: type[T], ident: int, entity: str, *, lock: bool = False) -> T:
+    """One row by primary key, optionally locked (SELECT ... FOR UPDATE; a no-op on SQLite, whose
+    writers already hold the database lock); NotFound naming the entity when it does not exist."""
+    stmt = select(model).where(model.id == ident)  # type: ignore[attr-defined]
+    if lock:
+        stmt = stmt.with_for_update()
+    row = (await session.execute(stmt)).scalar_one_or_none()
+    if row is None:
+        raise NotFound(entity, ident)
+    return row
 
 
 class Database:

@@ -11,7 +11,8 @@ from zhihui.core import audit, events
 from zhihui.core.auth import Actor
 from zhihui.core.clock import utcnow
 from zhihui.core.config import Settings
-from zhihui.core.errors import DomainError, InvalidInput, NotFound
+from zhihui.core.errors import DomainError, InvalidInput
+from zhihui.core.store import fetch
 from zhihui.dispatch.domain import UNIT_STATUS_LABELS, UnitStatus, require_available
 from zhihui.dispatch.models import Unit, UnitPosition
 from zhihui.dispatch.schemas import UnitCreate
@@ -43,13 +44,7 @@ async def create_unit(session: AsyncSession, actor: Actor, body: UnitCreate) -> 
 
 
 async def get_unit(session: AsyncSession, unit_id: int, *, lock: bool = False) -> Unit:
-    stmt = select(Unit).where(Unit.id == unit_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    unit = (await session.execute(stmt)).scalar_one_or_none()
-    if unit is None:
-        raise NotFound("unit", unit_id)
-    return unit
+    return await fetch(session, Unit, unit_id, "unit", lock=lock)
 
 
 async def list_units(session: AsyncSession, *, status: str | None = None, type_: str | None = None) -> list[Unit]:

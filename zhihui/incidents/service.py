@@ -17,9 +17,9 @@ from zhihui.core import audit, events
 from zhihui.core.auth import Actor
 from zhihui.core.clock import local_date_str, utcnow
 from zhihui.core.config import Settings
-from zhihui.core.errors import DomainError, InvalidInput, NotFound
+from zhihui.core.errors import DomainError, InvalidInput
 from zhihui.core.orgs import jurisdiction_index
-from zhihui.core.store import Database
+from zhihui.core.store import Database, fetch
 from zhihui.incidents.categories import categories
 from zhihui.incidents.domain import (
     OPEN_STATUSES,
@@ -250,13 +250,7 @@ async def _insert_incident(
 
 
 async def get_incident(session: AsyncSession, incident_id: int, *, lock: bool = False) -> Incident:
-    stmt = select(Incident).where(Incident.id == incident_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    incident = (await session.execute(stmt)).scalar_one_or_none()
-    if incident is None:
-        raise NotFound("incident", incident_id)
-    return incident
+    return await fetch(session, Incident, incident_id, "incident", lock=lock)
 
 
 async def list_incidents(

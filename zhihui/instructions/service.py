@@ -13,7 +13,8 @@ from zhihui.core import audit, events
 from zhihui.core.auth import Actor, Role
 from zhihui.core.clock import utcnow
 from zhihui.core.config import Settings
-from zhihui.core.errors import Forbidden, InvalidInput, NotFound
+from zhihui.core.errors import Forbidden, InvalidInput
+from zhihui.core.store import fetch
 from zhihui.dispatch.domain import UnitStatus, unit_status_for
 from zhihui.dispatch.models import Unit
 from zhihui.instructions.domain import (
@@ -70,13 +71,7 @@ async def issue(
 
 
 async def get_instruction(session: AsyncSession, instruction_id: int, *, lock: bool = False) -> Instruction:
-    stmt = select(Instruction).where(Instruction.id == instruction_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    instr = (await session.execute(stmt)).scalar_one_or_none()
-    if instr is None:
-        raise NotFound("instruction", instruction_id)
-    return instr
+    return await fetch(session, Instruction, instruction_id, "instruction", lock=lock)
 
 
 def _check_actor(actor: Actor, instr: Instruction) -> None:
