@@ -8,17 +8,20 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from zhihui import __version__
-from zhihui.api import admin, auth, errors, geo, incidents, instructions, stream, units
+from zhihui.api import admin, auth, errors, geo, incidents, instructions, intake, stream, units
 from zhihui.core import audit
 from zhihui.core.bus import Bus
 from zhihui.core.clock import utcnow
 from zhihui.core.config import Settings, load_settings
 from zhihui.core.store import Database
 from zhihui.instructions.service import scan_overdue
+from zhihui.intake import analyze as intake_analysis
+from zhihui.intake.duplicates import DupParams
 
 log = logging.getLogger("zhihui")
 
@@ -47,6 +50,17 @@ async def seal_loop(db: Database, interval: float) -> None:
         await asyncio.sleep(interval)
 
 
+async def warm_intake(app: FastAPI) -> None:
+    """Load the gazetteer and train or load the type model before the first call needs them."""
+    try:
+        async with app.state.intake_warm_lock:
+            if not getattr(app.state, "intake_warm", False):
+                await anyio.to_thread.run_sync(intake_analysis.warm)
+                app.state.intake_warm = True
+    except Exception:
+        log.exception("intake analysis warm-up failed; it will be retried on first use")
+
+
 def create_app(settings: Settings | None = None, *, background: bool = True) -> FastAPI:
     settings = settings or load_settings()
 
@@ -57,10 +71,13 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
         app.state.bus = Bus()
         app.state.road_network = None
         app.state.road_network_lock = asyncio.Lock()
+        app.state.intake_warm_lock = asyncio.Lock()
+        app.state.dup_params = DupParams.from_env()
         tasks: list[asyncio.Task[None]] = []
         if background:
             tasks.append(asyncio.create_task(overdue_loop(db, app.state.bus, settings.scheduler_interval_s)))
             tasks.append(asyncio.create_task(seal_loop(db, settings.audit_seal_interval_s)))
+            tasks.append(asyncio.create_task(warm_intake(app)))
         try:
             yield
         finally:
@@ -82,7 +99,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     )
     app.state.settings = settings
     errors.install(app)
-    for module in (auth, incidents, units, instructions, geo, stream, admin):
+    for module in (auth, incidents, intake, units, instructions, geo, stream, admin):
         app.include_router(module.router, prefix="/api/v1")
 
     @app.get("/api/v1/health", tags=["meta"])

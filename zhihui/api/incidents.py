@@ -42,6 +42,11 @@ from zhihui.incidents.schemas import (
     IncidentOut,
 )
 from zhihui.instructions import service as instructions
+from zhihui.intake import handoffs
+from zhihui.intake.diversion import diversion_rules
+from zhihui.intake.duplicates import CallFeatures
+from zhihui.intake.risk import duplicate_candidates, duplicate_out
+from zhihui.intake.schemas import Unmerge
 
 router = APIRouter(tags=["incidents"])
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128, min_length=8)]
@@ -98,9 +103,13 @@ async def get(request: Request, incident_id: int,
             select(events.Event).where(events.Event.incident_id == incident_id).order_by(events.Event.id)
         )
         instrs = await instructions.for_incident(session, incident_id)
+        callers = await service.callers(session, incident)
+        handoff_rows = await handoffs.list_handoffs(session, incident_id=incident_id)
         units = {u.id: u for u in (await session.execute(
             select(Unit).where(Unit.id.in_([i.unit_id for i in instrs if i.unit_id])))).scalars()}
     out = service.incident_out(incident)
+    out["callers"] = callers
+    out["handoffs"] = [handoffs.handoff_out(h) for h in handoff_rows]
     out["events"] = [events.event_dict(e) for e in timeline.scalars()]
     out["instructions"] = [instructions.instruction_out(i, units.get(i.unit_id or 0)) for i in instrs]
     return out
@@ -182,6 +191,33 @@ async def divert(request: Request, incident_id: int, body: IncidentDivert,
                  actor: Annotated[Actor, Depends(require(*INTAKE))]) -> dict:
     async with unit_of_work(request) as session:
         incident = await service.divert_incident(session, actor, incident_id, body.note)
+        department, rule_id = body.department, body.rule_id
+        if department is None and rule_id is None:
+            advice = diversion_rules().advise(incident.description, incident.category_code)
+            department, rule_id = advice.department, advice.rule_id
+        await handoffs.open_handoff(session, actor, incident, body.note, department=department, rule_id=rule_id)
+    return service.incident_out(incident)
+
+
+@router.get("/incidents/{incident_id}/duplicates")
+async def duplicates(request: Request, incident_id: int,
+                     _actor: Annotated[Actor, Depends(require(*INTAKE, *SUPERVISORS))]) -> list[dict]:
+    """Open incidents that look like the same event as this one (candidates for a merge)."""
+    async with db_of(request).read() as session:
+        incident = await service.get_incident(session, incident_id)
+        call = CallFeatures(at=incident.received_at, text=incident.description, lat=incident.lat, lon=incident.lon,
+                            address=incident.address, category=incident.category_code, phone=incident.caller_phone)
+        found = await duplicate_candidates(session, call, request.app.state.dup_params, exclude=incident_id)
+    return [duplicate_out(s, i) for s, i in found]
+
+
+@router.post("/incidents/{incident_id}/unmerge", response_model=IncidentOut)
+async def unmerge(request: Request, incident_id: int, body: Unmerge,
+                  actor: Annotated[Actor, Depends(require(*INTAKE))]) -> dict:
+    """Undo a wrong merge: the call is an incident of its own again."""
+    async with unit_of_work(request) as session:
+        own = [i.status for i in await instructions.for_incident(session, incident_id)]
+        incident = await service.unmerge_incident(session, actor, incident_id, body.reason, own)
     return service.incident_out(incident)
 
 

@@ -53,6 +53,12 @@ TRANSITIONS: dict[IncidentStatus, frozenset[IncidentStatus]] = {
     S.DIVERTED: frozenset(),
     S.CANCELLED: frozenset(),
 }
+# Exits that can be undone: a merge found wrong (un-merge), a 12345 hand-off sent back as a police
+# matter. Kept apart from TRANSITIONS so that no ordinary action can leave a terminal state.
+REOPENS: dict[IncidentStatus, frozenset[IncidentStatus]] = {
+    S.MERGED: frozenset({S.RECEIVED, S.DISPATCHED, S.ON_SCENE, S.HANDLED}),
+    S.DIVERTED: frozenset({S.RECEIVED}),
+}
 OPEN_STATUSES = frozenset({S.RECEIVED, S.DISPATCHED, S.ON_SCENE, S.HANDLED})
 TERMINAL_STATUSES = frozenset({S.CLOSED, S.MERGED, S.DIVERTED, S.CANCELLED})
 DISPATCHABLE = frozenset({S.RECEIVED, S.DISPATCHED, S.ON_SCENE, S.HANDLED})
@@ -61,6 +67,13 @@ DISPATCHABLE = frozenset({S.RECEIVED, S.DISPATCHED, S.ON_SCENE, S.HANDLED})
 def check_transition(current: str, target: IncidentStatus) -> IncidentStatus:
     state = IncidentStatus(current)
     if target not in TRANSITIONS[state]:
+        raise IllegalTransition("incident", state.value, target.value)
+    return target
+
+
+def check_reopen(current: str, target: IncidentStatus) -> IncidentStatus:
+    state = IncidentStatus(current)
+    if target not in REOPENS.get(state, frozenset()):
         raise IllegalTransition("incident", state.value, target.value)
     return target
 

@@ -16,6 +16,10 @@ class Incident(Base):
     __table_args__ = (
         Index("ix_incidents_status_received", "status", "received_at"),
         Index("ix_incidents_category", "category_code"),
+        # Risk flags at intake: repeat calls from a number or to a place in the last 30 days.
+        Index("ix_incidents_caller_phone", "caller_phone", "received_at"),
+        Index("ix_incidents_lat_lon", "lat", "lon"),
+        Index("ix_incidents_address", "address"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -23,6 +27,7 @@ class Incident(Base):
     channel: Mapped[str] = mapped_column(String(16))
     caller_phone: Mapped[str | None] = mapped_column(String(24))
     caller_name: Mapped[str | None] = mapped_column(String(64))
+    recording_ref: Mapped[str | None] = mapped_column(String(64))  # 录音编号 of the call
     address: Mapped[str | None] = mapped_column(String(300))
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)

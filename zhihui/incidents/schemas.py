@@ -17,6 +17,7 @@ class IncidentCreate(StrictModel):
     channel: Channel = Channel.P110
     caller_phone: Annotated[str | None, Field(max_length=32)] = None
     caller_name: Annotated[str | None, Field(max_length=64)] = None
+    recording_ref: Annotated[str | None, Field(max_length=64)] = None  # 录音编号 from the telephony system
     address: Annotated[str | None, Field(max_length=300)] = None
     lat: Annotated[float | None, Field(ge=-90, le=90)] = None
     lon: Annotated[float | None, Field(ge=-180, le=180)] = None
@@ -65,6 +66,9 @@ class IncidentCancel(StrictModel):
 class IncidentDivert(StrictModel):
     to: Annotated[str, Field(pattern=r"^12345$")] = "12345"
     note: Annotated[str, Field(min_length=1, max_length=2000)]
+    # 承办部门 and the diversion rule; when absent the rules in intake/diversion.yaml suggest them.
+    department: Annotated[str | None, Field(max_length=64)] = None
+    rule_id: Annotated[str | None, Field(max_length=64)] = None
 
 
 class IncidentMerge(StrictModel):
@@ -77,6 +81,7 @@ class IncidentOut(BaseModel):
     channel: str
     caller_phone: str | None
     caller_name: str | None
+    recording_ref: str | None
     address: str | None
     lat: float | None
     lon: float | None
@@ -100,5 +105,7 @@ class IncidentOut(BaseModel):
 
 
 class IncidentDetail(IncidentOut):
+    callers: list[dict[str, Any]]
+    handoffs: list[dict[str, Any]]
     events: list[dict[str, Any]]
     instructions: list[dict[str, Any]]

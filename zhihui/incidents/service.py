@@ -25,6 +25,7 @@ from zhihui.incidents.domain import (
     OPEN_STATUSES,
     STATUS_LABELS,
     IncidentStatus,
+    check_reopen,
     check_transition,
     incident_number,
     progress_after_instruction_change,
@@ -200,6 +201,7 @@ async def _insert_incident(
         "channel": body.channel.value,
         "caller_phone": body.caller_phone,
         "caller_name": body.caller_name,
+        "recording_ref": body.recording_ref,
         "address": body.address,
         "lat": body.lat,
         "lon": body.lon,
@@ -370,14 +372,60 @@ async def merge_incident(session: AsyncSession, actor: Actor, incident_id: int, 
     previous = _set_status(incident, IncidentStatus.MERGED, utcnow())
     incident.merged_into_id = target.id
     _status_event(session, actor, incident, previous, {"into": target.id, "into_number": target.number})
-    events.record(
-        session, actor, "incident.merged_in", incident_id=target.id,
-        data={"from": incident.id, "from_number": incident.number, "caller_phone": incident.caller_phone,
-              "description": incident.description},
-    )
+    # Every caller and recording reference stays on the surviving incident's timeline.
+    events.record(session, actor, "incident.merged_in", incident_id=target.id, data=_caller(incident))
     audit.append(session, actor, "incident.merge", component=COMPONENT, target_type="incident",
                  target_id=incident.id, detail={"into": target.id})
     return incident
+
+
+def _caller(incident: Incident) -> dict[str, Any]:
+    return {"from": incident.id, "from_number": incident.number, "channel": incident.channel,
+            "caller_phone": incident.caller_phone, "caller_name": incident.caller_name,
+            "recording_ref": incident.recording_ref, "received_at": incident.received_at.isoformat(),
+            "address": incident.address, "description": incident.description}
+
+
+async def unmerge_incident(session: AsyncSession, actor: Actor, incident_id: int, reason: str,
+                           instruction_statuses: list[str]) -> Incident:
+    """Undo a wrong merge: the call becomes an incident of its own again (received, or as far as
+    its own instructions got), and both timelines say so."""
+    incident = await get_incident(session, incident_id, lock=True)
+    if incident.status != IncidentStatus.MERGED or incident.merged_into_id is None:
+        raise DomainError("only a merged incident can be un-merged", state=incident.status, code="not_merged")
+    target = progress_after_instruction_change(IncidentStatus.DISPATCHED, instruction_statuses) \
+        if [s for s in instruction_statuses if s != "cancelled"] else IncidentStatus.RECEIVED
+    check_reopen(incident.status, target)
+    previous, into = incident.status, incident.merged_into_id
+    incident.status = target.value
+    incident.merged_into_id = None
+    _status_event(session, actor, incident, previous, {"unmerged_from": into, "reason": reason})
+    events.record(session, actor, "incident.merged_out", incident_id=into,
+                  data={"from": incident.id, "from_number": incident.number, "reason": reason})
+    audit.append(session, actor, "incident.unmerge", component=COMPONENT, target_type="incident",
+                 target_id=incident.id, detail={"from": into, "reason": reason})
+    return incident
+
+
+async def reopen_diverted(session: AsyncSession, actor: Actor, incident_id: int, reason: str) -> Incident:
+    """12345 sent a hand-off back as a police matter: the incident is waiting for dispatch again."""
+    incident = await get_incident(session, incident_id, lock=True)
+    check_reopen(incident.status, IncidentStatus.RECEIVED)
+    previous = incident.status
+    incident.status = IncidentStatus.RECEIVED.value
+    incident.close_result = None
+    _status_event(session, actor, incident, previous, {"reason": reason, "returned_by": "12345"})
+    audit.append(session, actor, "incident.reopen", component=COMPONENT, target_type="incident",
+                 target_id=incident.id, detail={"reason": reason})
+    return incident
+
+
+async def callers(session: AsyncSession, incident: Incident) -> list[dict[str, Any]]:
+    """Everyone who called about this incident: its own caller, then each call merged into it."""
+    merged = (await session.execute(
+        select(Incident).where(Incident.merged_into_id == incident.id).order_by(Incident.received_at)
+    )).scalars()
+    return [{**_caller(i), "merged": i.id != incident.id} for i in (incident, *merged)]
 
 
 async def backlog(session: AsyncSession, now: datetime) -> list[Incident]:
@@ -405,6 +453,7 @@ def incident_out(incident: Incident) -> dict[str, Any]:
         "channel": incident.channel,
         "caller_phone": incident.caller_phone,
         "caller_name": incident.caller_name,
+        "recording_ref": incident.recording_ref,
         "address": incident.address,
         "lat": incident.lat,
         "lon": incident.lon,

@@ -60,6 +60,10 @@ MIN_POLL_S = 0.5
 MIN_TICK_S = 0.5
 POSITION_TICK_S = 3.0  # a phone reports its position every few seconds
 NON_POLICE_SHARE = 0.15  # share of calls that are not police matters (diverted to 12345)
+# Visible events draw more than one caller (a fire, a crash, a fight): the chance that a second
+# person reports the same event a minute or two later, by top-level category.
+REPEAT_CALLER = {"05": 0.35, "04": 0.25, "02": 0.15, "03": 0.25}
+MERGE_SCORE = 0.75  # the call-taker merges a suggested duplicate this sure without a second look
 
 
 @dataclass(frozen=True)
@@ -228,6 +232,19 @@ class DemoCity:
         if category.top == "05" and roll < 0.5:
             return "119"
         return "12110-SMS" if roll > 0.95 else "110"
+
+    def repeat_of(self, call: Call) -> Call | None:
+        """Another caller reporting the same event (or None): own phone, own words, own handset
+        position a few tens of metres away."""
+        if self.rng.random() >= REPEAT_CALLER.get(call.category.top, 0.0):
+            return None
+        body = dict(call.body)
+        body["caller_phone"] = self.phone()
+        body["caller_name"] = self.caller_name()
+        body["description"] = self.description(call.category)
+        body["lat"] = round(body["lat"] + self.rng.uniform(-0.0004, 0.0004), 6)
+        body["lon"] = round(body["lon"] + self.rng.uniform(-0.0004, 0.0004), 6)
+        return Call(body, call.category, f"demo-{uuid.uuid4()}")
 
     def call(self) -> Call:
         category = self.pick_category()
@@ -445,6 +462,9 @@ class Simulator:
                 call = self.city.call()
                 talk_s = rng.uniform(5, 20)  # explaining 12345 to a non-police caller
                 calls.create_task(self.take_call(call, talk_s))
+                repeat = self.city.repeat_of(call)
+                if repeat is not None:
+                    calls.create_task(self.take_call(repeat, talk_s, after_s=rng.uniform(20, 120)))
 
     async def divert_leftovers(self) -> None:
         """Divert non-police calls an earlier run left undiverted (stopped mid-call); the dispatcher
@@ -464,8 +484,24 @@ class Simulator:
             self.stats["diverted"] += 1
             log.info("分流 %s → 12345", incident["number"])
 
-    async def take_call(self, call: Call, talk_s: float) -> None:
+    async def analyse(self, call: Call) -> dict[str, Any] | None:
+        """What the intake form shows while the call-taker types (智能接警)."""
+        body = {k: call.body[k] for k in ("caller_phone", "address", "lat", "lon")}
+        body = {"text": call.body["description"], "phone": body.pop("caller_phone"), **body}
+        out = await self.call_taker.call("POST", "/intake/analyze", "analyse call", json=body)
+        if out is None:
+            return None
+        self.stats["analysed"] += 1
+        cls = out.get("classification") or {}
+        if cls.get("top_category") == call.category.top:
+            self.stats["type_suggestion_right"] += 1
+        return out
+
+    async def take_call(self, call: Call, talk_s: float, after_s: float = 0.0) -> None:
         seat = self.call_taker
+        if after_s:
+            await self.sleep(after_s)
+        analysis = await self.analyse(call)
         for attempt in range(3):
             # The same Idempotency-Key on a retry: if the first attempt was recorded but the
             # answer lost, the server returns that incident instead of recording the call twice.
@@ -480,6 +516,14 @@ class Simulator:
         self.stats["calls"] += 1
         log.info("接警 %s %s %s @ %s", incident["number"], incident["category_label"], call.body["channel"],
                  call.body["address"])
+        dup = next((d for d in (analysis or {}).get("duplicates", []) if d["score"] >= MERGE_SCORE), None)
+        if dup is not None:
+            merged = await seat.call("POST", f"/incidents/{incident['id']}/merge", "merge duplicate call",
+                                     json={"into_id": dup["id"]})
+            if merged is not None:
+                self.stats["merged"] += 1
+                log.info("合并 %s → %s (重复报警, score %.2f)", incident["number"], dup["number"], dup["score"])
+                return
         if not call.category.police:
             await self.sleep(talk_s)
             await self.divert(incident, call.category)

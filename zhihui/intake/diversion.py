@@ -1,0 +1,111 @@
+"""非警务分流: should this call go to the 12345 hotline? Rules are data (diversion.yaml)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+from zhihui.incidents.categories import CategoryTree, categories
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    name: str
+    categories: tuple[str, ...]
+    keywords: tuple[str, ...]
+    department: str
+
+    def matches_category(self, code: str | None) -> bool:
+        return bool(code) and any(code.startswith(c) for c in self.categories)  # type: ignore[union-attr]
+
+
+@dataclass(frozen=True)
+class Advice:
+    divert: bool
+    rule_id: str | None = None
+    rule_name: str | None = None
+    department: str | None = None
+    reason: str = ""
+    keywords: list[str] = field(default_factory=list)
+    blocked_by: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"divert": self.divert, "rule_id": self.rule_id, "rule_name": self.rule_name,
+                "department": self.department, "reason": self.reason, "keywords": self.keywords,
+                "blocked_by": self.blocked_by}
+
+
+class DiversionRules:
+    def __init__(self, rules: list[Rule], safety: tuple[str, ...], default_department: str,
+                 tree: CategoryTree) -> None:
+        self.rules = rules
+        self.safety = safety
+        self.default_department = default_department
+        self.tree = tree
+
+    def is_non_police(self, code: str | None) -> bool:
+        node = self.tree.get(code) if code else None
+        return node is not None and not node.police
+
+    def advise(self, text: str, category_code: str | None = None) -> Advice:
+        """Advice for one call: its text (simplified Chinese) and its category if known."""
+        blocked = [k for k in self.safety if k in text]
+        by_category = next((r for r in self.rules if r.matches_category(category_code)), None)
+        hits: list[str] = []
+        by_keyword = None
+        if by_category is None:
+            for rule in self.rules:
+                hits = [k for k in rule.keywords if k in text]
+                if hits:
+                    by_keyword = rule
+                    break
+        else:
+            hits = [k for k in by_category.keywords if k in text]
+        rule = by_category or by_keyword
+        non_police = self.is_non_police(category_code)
+        if rule is None and not non_police:
+            return Advice(False, reason="警务事项")
+        department = rule.department if rule else self.default_department
+        if rule is not None and by_category is not None:
+            reason = f"类型属于非警务事项（{rule.name}）"
+        elif rule is not None:
+            reason = f"描述含非警务关键词（{'、'.join(hits)}）"
+        else:
+            reason = f"类型“{self.tree.label(category_code or '')}”为非警务事项"
+        if blocked:
+            return Advice(False, rule.id if rule else None, rule.name if rule else None, department,
+                          f"{reason}，但含安全风险词，须由民警处置", hits, blocked)
+        return Advice(True, rule.id if rule else None, rule.name if rule else None, department, reason, hits)
+
+
+def load_rules(path: Path | None = None, tree: CategoryTree | None = None) -> DiversionRules:
+    tree = tree or categories()
+    path = path or Path(__file__).with_name("diversion.yaml")
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    rules: list[Rule] = []
+    seen: set[str] = set()
+    for item in data.get("rules") or []:
+        rid = str(item["id"])
+        if rid in seen:
+            raise ValueError(f"diversion rule {rid} defined twice")
+        seen.add(rid)
+        cats = tuple(str(c) for c in item.get("categories") or [])
+        unknown = [c for c in cats if c not in tree]
+        if unknown:
+            raise ValueError(f"diversion rule {rid}: unknown categories {unknown}")
+        police = [c for c in cats if tree.get(c).police]  # type: ignore[union-attr]
+        if police:
+            raise ValueError(f"diversion rule {rid}: {police} are police categories (police: true)")
+        rules.append(Rule(rid, str(item["name"]), cats, tuple(str(k) for k in item.get("keywords") or []),
+                          str(item["department"])))
+    return DiversionRules(rules, tuple(str(k) for k in data.get("safety_keywords") or []),
+                          str(data.get("default_department") or "12345"), tree)
+
+
+@cache
+def diversion_rules() -> DiversionRules:
+    return load_rules()
