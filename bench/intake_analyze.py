@@ -74,8 +74,8 @@ def corpus_texts(seed: int = 5) -> dict[str, list[str]]:
     from zhihui.intake.classify import corpus
 
     by_type: dict[str, list[str]] = {}
-    for text, code in corpus.build_corpus(seed=seed):
-        by_type.setdefault(code[:4], []).append(text)
+    for ex in corpus.generate(seed=seed):
+        by_type.setdefault(ex.label[:4], []).append(ex.text)
     return by_type
 
 
@@ -194,12 +194,18 @@ def latency(requests: int, history: int, points: list[tuple[float, float]], text
 
 
 def duplicates(texts: dict[str, list[str]], points: list[tuple[float, float]], hours: float) -> dict:
+    from zhihui.intake import classify
     from zhihui.intake.duplicates import DupParams
     from zhihui.sim.multicall import evaluate, generate_stream
 
+    def suggested(text: str) -> str | None:
+        # Each call carries the type the call-taker would take from the suggestion, not the truth.
+        s = classify.suggest(text, k=1)
+        return s.candidates[0].code if s.candidates else None
+
     out = {}
     for name, rate, seed in (("normal", 20.0, 1), ("busy", 60.0, 2)):
-        calls = generate_stream(texts, points, events_per_hour=rate, hours=hours, seed=seed)
+        calls = generate_stream(texts, points, events_per_hour=rate, hours=hours, seed=seed, categorise=suggested)
         out[name] = {"events_per_hour": rate, **evaluate(calls, DupParams())}
         log(f"duplicates {name}: {out[name]}")
     return out

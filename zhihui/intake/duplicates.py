@@ -30,12 +30,15 @@ _NON_WORD = re.compile(r"[^\w]|_|\d", re.UNICODE)
 class DupParams:
     radius_m: float = 300.0
     window_s: float = 30 * 60.0
-    threshold: float = 0.6
-    # Weights of the four signals; they sum to 1.
-    w_space: float = 0.35
-    w_time: float = 0.2
-    w_text: float = 0.3
-    w_category: float = 0.15
+    threshold: float = 0.55
+    # Weights of the four signals; they sum to 1. Chosen on a generated stream (seed 9) that the
+    # benchmark does not score (it uses seeds 1 and 2).
+    w_space: float = 0.4
+    w_time: float = 0.25
+    w_text: float = 0.15
+    w_category: float = 0.2
+    # Different 类别 and little in common in the words: most likely two events side by side.
+    conflict_penalty: float = 0.2
 
     @classmethod
     def from_env(cls) -> DupParams:
@@ -145,13 +148,14 @@ def score(call: CallFeatures, other: CallFeatures, params: DupParams, *,
         reasons.append("警情类型相同")
     elif cat == 0.0:
         reasons.append("警情类别不同")
-    total = params.w_space * space + params.w_time * time_s + params.w_text * min(1.0, sim * 1.5) \
+    conflict = params.conflict_penalty if cat == 0.0 and sim < 0.3 else 0.0
+    total = -conflict + params.w_space * space + params.w_time * time_s + params.w_text * min(1.0, sim * 1.5) \
         + params.w_category * cat
     if same_caller:
         # The same number calling again within minutes is almost always about the same matter.
         total = max(total, 0.5) + 0.25
         reasons.append("同一报警号码")
-    return DupScore(other.ref, min(1.0, total), distance, gap, sim, cat, same_caller, reasons)
+    return DupScore(other.ref, min(1.0, max(0.0, total)), distance, gap, sim, cat, same_caller, reasons)
 
 
 _ADMIN_PREFIX = re.compile(r"^(?:\w{2,3}省)?(?:\w{2,3}市)?(?:\w{2,3}区)?")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -37,8 +37,11 @@ def _offset(lat: float, lon: float, sigma_m: float, rng: random.Random) -> tuple
 
 def generate_stream(texts_by_type: dict[str, Sequence[str]], points: Sequence[tuple[float, float]], *,
                     events_per_hour: float = 20.0, hours: float = 24.0, seed: int = 1,
-                    start: datetime | None = None) -> list[SimCall]:
-    """Calls in time order, each labelled with the event it reports."""
+                    start: datetime | None = None,
+                    categorise: Callable[[str], str | None] | None = None) -> list[SimCall]:
+    """Calls in time order, each labelled with the event it reports. `categorise` gives the
+    category the call-taker records from the caller's words (e.g. the suggested type); without it
+    every call carries its true type, which flatters the detector."""
     rng = random.Random(seed)
     start = start or datetime(2026, 11, 1, tzinfo=UTC)
     types = sorted(texts_by_type)
@@ -68,7 +71,7 @@ def generate_stream(texts_by_type: dict[str, Sequence[str]], points: Sequence[tu
             calls.append(SimCall(event, CallFeatures(
                 at=start + timedelta(seconds=at), text=text, lat=plat, lon=plon,
                 address=address if plat is None or rng.random() < 0.5 else None,
-                category=type_code, phone=phone)))
+                category=categorise(text) if categorise else type_code, phone=phone)))
     calls.sort(key=lambda c: c.features.at)
     return calls
 
