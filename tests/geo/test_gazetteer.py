@@ -314,3 +314,9 @@ def test_geocode_never_raises(geo: Geocoder, text: str, near: tuple[float, float
     for c in r.candidates:
         assert 0.0 <= c.confidence <= 1.0 and c.precision_m > 0
     assert isinstance(d, dict)
+
+
+def test_absurd_caller_position_is_ignored(geo: Geocoder) -> None:
+    # Found by hypothesis: a position far off the Earth made the nearest-point search index past the end.
+    r = geo.geocode("大路", near=(0.0, 1.305456540611452e149))
+    assert all(c.distance_to_near_m is None for c in r.candidates)

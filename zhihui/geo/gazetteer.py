@@ -655,6 +655,8 @@ class Gazetteer:
             tree = self._road_tree[name] = cKDTree(xy)
         px, py = self._xy(lat, lon)
         d, j = tree.query((float(px), float(py)))
+        if not math.isfinite(d) or j >= len(xy):  # no neighbour (non-finite query point)
+            return None
         plat, plon = self._latlon(float(xy[j][0]), float(xy[j][1]))
         return plat, plon, float(d)
 

@@ -144,8 +144,10 @@ class Geocoder:
             near_ok = (
                 near
                 if near is not None
-                and all(isinstance(v, int | float) and math.isfinite(v) for v in near)
                 and len(near) == 2
+                and all(isinstance(v, int | float) and math.isfinite(v) for v in near)
+                # a caller position is a real place on Earth, else it is ignored
+                and -90 <= near[0] <= 90 and -180 <= near[1] <= 180
                 else None
             )
         except TypeError:
