@@ -46,6 +46,17 @@ class Settings:
     deadlines: Deadlines = field(default_factory=Deadlines)
 
 
+def shared_data(name: str) -> Path | None:
+    """A file of the project's shared data folder (../shared/data beside the checkout), looked up
+    from the working directory and from the installed package; None when neither has it."""
+    here = Path(__file__).resolve()
+    for base in (Path.cwd(), here.parents[2]):
+        candidate = base.parent / "shared" / "data" / name
+        if candidate.exists():
+            return candidate
+    return None
+
+
 def sqlite_url(path: Path | str) -> str:
     return f"sqlite+aiosqlite:///{Path(path).resolve()}"
 

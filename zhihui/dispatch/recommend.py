@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from zhihui.core.config import shared_data
 from zhihui.core.errors import DomainError
 from zhihui.dispatch.domain import UnitStatus
 from zhihui.dispatch.models import Unit
@@ -33,12 +34,7 @@ def default_graph_path() -> Path | None:
     env = os.environ.get("ZHIHUI_ROAD_GRAPH")
     if env:
         return Path(env)
-    here = Path(__file__).resolve()
-    for base in (Path.cwd(), here.parents[2]):
-        candidate = base.parent / "shared" / "data" / "shenzhen_futian_drive.graphml"
-        if candidate.exists():
-            return candidate
-    return None
+    return shared_data("shenzhen_futian_drive.graphml")
 
 
 class RoadNetwork:

@@ -48,6 +48,7 @@ from pypinyin import Style, lazy_pinyin
 from rapidfuzz import fuzz, process
 from scipy.spatial import cKDTree
 
+from zhihui.core.config import shared_data
 from zhihui.geo.coords import EARTH_RADIUS_M, gcj02_to_wgs84
 from zhihui.geo.roads import _parse_linestring, _parse_listish
 from zhihui.intake.address import HOME_ADCODE, _admin, _opencc, admin_division
@@ -830,12 +831,7 @@ def places_to_entries(places: Iterable[Mapping[str, Any]], adcode: str | None = 
 
 
 def _districts_geojson() -> Path | None:
-    here = Path(__file__).resolve()
-    for base in (Path.cwd(), here.parents[2]):
-        candidate = base.parent / "shared" / "data" / "shenzhen_districts.geojson"
-        if candidate.exists():
-            return candidate
-    return None
+    return shared_data("shenzhen_districts.geojson")
 
 
 def admin_entries(home_adcode: str = HOME_ADCODE) -> list[GazetteerEntry]:

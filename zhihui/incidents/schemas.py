@@ -12,6 +12,18 @@ from zhihui.incidents.categories import categories
 from zhihui.incidents.domain import Channel, IncidentStatus, checked_point, normalise_phone
 
 
+def known_category(v: str | None) -> str | None:
+    if v is not None and v not in categories():
+        raise ValueError(f"unknown category code '{v}'")
+    return v
+
+
+def aware(v: datetime | None) -> datetime | None:
+    if v is not None and v.tzinfo is None:
+        raise ValueError("received_at must carry a UTC offset, e.g. 2026-11-23T08:00:00+08:00")
+    return v
+
+
 class IncidentCreate(StrictModel):
 
     channel: Channel = Channel.P110
@@ -34,19 +46,8 @@ class IncidentCreate(StrictModel):
     def _phone(cls, v: str | None) -> str | None:
         return None if v in (None, "") else normalise_phone(v)
 
-    @field_validator("category_code")
-    @classmethod
-    def _category(cls, v: str) -> str:
-        if v not in categories():
-            raise ValueError(f"unknown category code '{v}'")
-        return v
-
-    @field_validator("received_at")
-    @classmethod
-    def _aware(cls, v: datetime | None) -> datetime | None:
-        if v is not None and v.tzinfo is None:
-            raise ValueError("received_at must carry a UTC offset, e.g. 2026-11-23T08:00:00+08:00")
-        return v
+    _category = field_validator("category_code")(known_category)
+    _aware = field_validator("received_at")(aware)
 
     @model_validator(mode="after")
     def _point(self) -> IncidentCreate:

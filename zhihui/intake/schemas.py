@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from zhihui.core.schemas import StrictModel
-from zhihui.incidents.categories import categories
 from zhihui.incidents.domain import checked_point
+from zhihui.incidents.schemas import aware, known_category
 
 MAX_TEXT = 2000
 
@@ -27,21 +27,8 @@ class AnalyzeRequest(StrictModel):
     received_at: datetime | None = None
     incident_id: int | None = None  # re-analysing a recorded incident: it is not its own duplicate
 
-    @field_validator("category_code")
-    @classmethod
-    def _category(cls, v: str | None) -> str | None:
-        if v in (None, ""):
-            return None
-        if v not in categories():
-            raise ValueError(f"unknown category code '{v}'")
-        return v
-
-    @field_validator("received_at")
-    @classmethod
-    def _aware(cls, v: datetime | None) -> datetime | None:
-        if v is not None and v.tzinfo is None:
-            raise ValueError("received_at must carry a UTC offset, e.g. 2026-11-23T08:00:00+08:00")
-        return v
+    _category = field_validator("category_code")(lambda v: known_category(v or None))
+    _aware = field_validator("received_at")(aware)
 
     @model_validator(mode="after")
     def _point(self) -> AnalyzeRequest:
