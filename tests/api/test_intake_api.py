@@ -144,3 +144,48 @@ async def test_merge_keeps_every_caller_and_unmerge(client: httpx.AsyncClient, w
     detail = (await client.get(f"{API}/incidents/{first['id']}", headers=h)).json()
     assert len(detail["callers"]) == 1
     assert detail["events"][-1]["type"] == "incident.merged_out"
+
+
+async def test_review_regressions(client: httpx.AsyncClient, world: World) -> None:
+    h = world.headers["call_taker"]
+    # Someone trapped in a lift during a power cut: not a 12345 matter.
+    out = await analyze(client, world, text="停电了，电梯里关着人出不来")
+    assert out["diversion"]["divert"] is False
+    assert any(f["code"] == "danger_cue" for f in out["risk"])
+    # A landline typed differently at intake and at analysis is the same caller.
+    await create(client, world, caller_phone="(0755)8300 1234", category_code="0208", description="楼上吵")
+    out = await analyze(client, world, text="楼上又在吵", phone="0755-83001234")
+    assert any(f["code"] == "repeat_caller" for f in out["risk"])
+    r = await client.post(f"{API}/intake/analyze", json={"text": "有人打架", "incident_id": 10**20}, headers=h)
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "incident_id"
+    r = await client.post(f"{API}/incidents/{(await create(client, world))['id']}/divert",
+                          json={"note": "x", "rule_id": "nope"}, headers=h)
+    assert r.status_code == 422 and r.json()["field"] == "rule_id"
+
+
+async def test_merge_chain_keeps_callers_and_unmerge_stamps(client: httpx.AsyncClient, world: World) -> None:
+    h = world.headers["call_taker"]
+    a = await create(client, world, recording_ref="REC-A")
+    b = await create(client, world, recording_ref="REC-B")
+    c = await create(client, world, recording_ref="REC-C")
+    for src, dst in ((c, a), (a, b)):  # C into A, then A into B
+        r = await client.post(f"{API}/incidents/{src['id']}/merge", json={"into_id": dst["id"]}, headers=h)
+        assert r.status_code == 200, r.text
+    detail = (await client.get(f"{API}/incidents/{b['id']}", headers=h)).json()
+    assert sorted(x["recording_ref"] for x in detail["callers"]) == ["REC-A", "REC-B", "REC-C"]
+
+    # A dispatched call merged away, whose unit arrives meanwhile, comes back as on scene with times.
+    p = await create(client, world)
+    r = await client.post(f"{API}/incidents/{p['id']}/dispatch", json={"unit_ids": [world.officer_unit]},
+                          headers=world.headers["dispatcher"])
+    [instr] = r.json()
+    await client.post(f"{API}/incidents/{p['id']}/merge", json={"into_id": b["id"]}, headers=h)
+    officer = world.headers["officer"]
+    await client.post(f"{API}/instructions/{instr['id']}/acknowledge", headers=officer)
+    for status in ("en_route", "on_scene"):
+        r = await client.post(f"{API}/instructions/{instr['id']}/status", json={"status": status}, headers=officer)
+        assert r.status_code == 200, r.text
+    r = await client.post(f"{API}/incidents/{p['id']}/unmerge", json={"reason": "不是同一起"}, headers=h)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["status"] == "on_scene" and out["dispatched_at"] and out["on_scene_at"]

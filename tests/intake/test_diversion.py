@@ -50,3 +50,16 @@ def test_rules_file_is_checked(tmp_path: Path) -> None:
     bad.write_text("rules:\n  - {id: x, name: x, categories: ['9999'], department: d}\n", encoding="utf-8")
     with pytest.raises(ValueError, match="unknown categories"):
         load_rules(bad)
+
+
+def test_police_category_never_advised_away_by_keywords() -> None:
+    # Found in review: a keyword of a 12345 rule used to win over a police category.
+    assert not diversion_rules().advise("商家不给退款，一群人围着我不让走", "0201").divert
+    assert not diversion_rules().advise("他用假药骗了老人两万块钱", "0101").divert
+
+
+def test_urgent_cues_and_wider_safety_words_block() -> None:
+    a = diversion_rules().advise("小区停水了", "090601", urgent_cues=["头破"])
+    assert not a.divert and a.blocked_by == ["头破"]
+    for text in ("楼下商铺太吵，我去说了一句被他打了一拳", "店老板说要弄死我", "隔壁店拿着菜刀出来了"):
+        assert not diversion_rules().advise(text, "020803").divert, text

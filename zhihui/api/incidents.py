@@ -24,7 +24,7 @@ from zhihui.api.deps import (
 from zhihui.core import events
 from zhihui.core.auth import Actor, Role
 from zhihui.core.clock import utcnow
-from zhihui.core.errors import DomainError
+from zhihui.core.errors import DomainError, InvalidInput
 from zhihui.dispatch import service as dispatch
 from zhihui.dispatch.domain import UnitStatus
 from zhihui.dispatch.models import Unit
@@ -47,6 +47,7 @@ from zhihui.intake.diversion import diversion_rules
 from zhihui.intake.duplicates import CallFeatures
 from zhihui.intake.risk import duplicate_candidates, duplicate_out
 from zhihui.intake.schemas import Unmerge
+from zhihui.intake.text import normalise
 
 router = APIRouter(tags=["incidents"])
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128, min_length=8)]
@@ -189,12 +190,22 @@ async def cancel(request: Request, incident_id: int, body: IncidentCancel,
 @router.post("/incidents/{incident_id}/divert", response_model=IncidentOut)
 async def divert(request: Request, incident_id: int, body: IncidentDivert,
                  actor: Annotated[Actor, Depends(require(*INTAKE))]) -> dict:
+    rules = diversion_rules()
+    if body.rule_id is not None and body.rule_id not in {r.id for r in rules.rules}:
+        raise InvalidInput("rule_id", f"unknown diversion rule '{body.rule_id}'")
     async with unit_of_work(request) as session:
         incident = await service.divert_incident(session, actor, incident_id, body.note)
         department, rule_id = body.department, body.rule_id
         if department is None and rule_id is None:
-            advice = diversion_rules().advise(incident.description, incident.category_code)
-            department, rule_id = advice.department, advice.rule_id
+            # The desk decided to divert: take the department from the rules even for a police
+            # category (the advice itself would say "keep it"), so the hand-off names someone.
+            text = normalise(incident.description).text
+            rule = next((r for r in rules.rules if r.matches_category(incident.category_code)), None) or next(
+                (r for r in rules.rules if any(k in text for k in r.keywords)), None)
+            department = rule.department if rule else rules.default_department
+            rule_id = rule.id if rule else None
+        elif department is None:
+            department = next(r.department for r in rules.rules if r.id == rule_id)
         await handoffs.open_handoff(session, actor, incident, body.note, department=department, rule_id=rule_id)
     return service.incident_out(incident)
 
@@ -216,6 +227,7 @@ async def unmerge(request: Request, incident_id: int, body: Unmerge,
                   actor: Annotated[Actor, Depends(require(*INTAKE))]) -> dict:
     """Undo a wrong merge: the call is an incident of its own again."""
     async with unit_of_work(request) as session:
+        await service.get_incident(session, incident_id, lock=True)  # lock before reading its instructions
         own = [i.status for i in await instructions.for_incident(session, incident_id)]
         incident = await service.unmerge_incident(session, actor, incident_id, body.reason, own)
     return service.incident_out(incident)

@@ -10,6 +10,15 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from zhihui.core.schemas import StrictModel
 from zhihui.incidents.categories import categories
 from zhihui.incidents.domain import Channel, IncidentStatus, checked_point, normalise_phone
+from zhihui.intake.text.phones import parse_phone
+
+
+def canonical_phone(raw: str) -> str:
+    """The one stored form of a caller number (0755-83001234, 13800138000, 4008001234), so that
+    repeat-caller and duplicate checks match however the number was typed."""
+    number = normalise_phone(raw)
+    info = parse_phone(number)
+    return info.number if info.valid else number
 
 
 def known_category(v: str | None) -> str | None:
@@ -44,7 +53,7 @@ class IncidentCreate(StrictModel):
     @field_validator("caller_phone")
     @classmethod
     def _phone(cls, v: str | None) -> str | None:
-        return None if v in (None, "") else normalise_phone(v)
+        return None if v in (None, "") else canonical_phone(v)
 
     _category = field_validator("category_code")(known_category)
     _aware = field_validator("received_at")(aware)

@@ -399,6 +399,14 @@ async def unmerge_incident(session: AsyncSession, actor: Actor, incident_id: int
     previous, into = incident.status, incident.merged_into_id
     incident.status = target.value
     incident.merged_into_id = None
+    # Its units went on working while it was merged: stamp the stages it reached in the meantime.
+    now = utcnow()
+    reached = {IncidentStatus.DISPATCHED: ("dispatched_at",),
+               IncidentStatus.ON_SCENE: ("dispatched_at", "on_scene_at"),
+               IncidentStatus.HANDLED: ("dispatched_at", "on_scene_at", "handled_at")}.get(target, ())
+    for stamp in reached:
+        if getattr(incident, stamp) is None:
+            setattr(incident, stamp, now)
     _status_event(session, actor, incident, previous, {"unmerged_from": into, "reason": reason})
     events.record(session, actor, "incident.merged_out", incident_id=into,
                   data={"from": incident.id, "from_number": incident.number, "reason": reason})
@@ -421,11 +429,18 @@ async def reopen_diverted(session: AsyncSession, actor: Actor, incident_id: int,
 
 
 async def callers(session: AsyncSession, incident: Incident) -> list[dict[str, Any]]:
-    """Everyone who called about this incident: its own caller, then each call merged into it."""
-    merged = (await session.execute(
-        select(Incident).where(Incident.merged_into_id == incident.id).order_by(Incident.received_at)
-    )).scalars()
-    return [{**_caller(i), "merged": i.id != incident.id} for i in (incident, *merged)]
+    """Everyone who called about this incident: its own caller, then each call merged into it,
+    including calls merged into an incident that was itself merged here later."""
+    found: list[Incident] = []
+    frontier = [incident.id]
+    while frontier and len(found) < 1000:
+        level = list((await session.execute(
+            select(Incident).where(Incident.merged_into_id.in_(frontier)).order_by(Incident.received_at)
+        )).scalars())
+        found.extend(level)
+        frontier = [i.id for i in level]
+    found.sort(key=lambda i: (i.received_at, i.id))
+    return [{**_caller(i), "merged": i.id != incident.id} for i in (incident, *found)]
 
 
 async def backlog(session: AsyncSession, now: datetime) -> list[Incident]:

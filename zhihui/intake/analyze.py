@@ -112,7 +112,9 @@ def analyze_text(req: AnalyzeRequest, timer: Timer | None = None) -> dict[str, A
     timer.mark("classify")
 
     category = req.category_code or (suggestion.candidates[0].code if suggestion and suggestion.candidates else None)
-    diversion = diversion_rules().advise(text, category) if text or category else None
+    # Urgent cues (injury, someone trapped, a weapon...) keep a call with the police whatever its type.
+    urgent_cues = [f.cue for f in (suggestion.rules_fired if suggestion else []) if f.urgent]
+    diversion = diversion_rules().advise(text, category, urgent_cues=urgent_cues) if text or category else None
     timer.mark("diversion")
 
     point = None

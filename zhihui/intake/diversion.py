@@ -51,9 +51,15 @@ class DiversionRules:
         node = self.tree.get(code) if code else None
         return node is not None and not node.police
 
-    def advise(self, text: str, category_code: str | None = None) -> Advice:
-        """Advice for one call: its text (simplified Chinese) and its category if known."""
-        blocked = [k for k in self.safety if k in text]
+    def advise(self, text: str, category_code: str | None = None, *, urgent_cues: list[str] | None = None) -> Advice:
+        """Advice for one call: its text (simplified Chinese), its category if known, and any
+        urgent cues found by the type suggester (injury, someone trapped...), which always keep
+        the call with the police."""
+        node = self.tree.get(category_code) if category_code else None
+        if node is not None and node.police:
+            # A police category is never advised away, whatever words the text contains.
+            return Advice(False, reason="警务事项")
+        blocked = [k for k in self.safety if k in text] + list(urgent_cues or [])
         by_category = next((r for r in self.rules if r.matches_category(category_code)), None)
         hits: list[str] = []
         by_keyword = None

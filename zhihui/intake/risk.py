@@ -82,6 +82,7 @@ _DUPS = (
     .where(or_(_bbox(), Incident.caller_phone == bindparam("phone"),
                Incident.lat.is_(None) & bindparam("with_unplaced", type_=Boolean),
                bindparam("anywhere", type_=Boolean)))
+    .order_by(Incident.received_at.desc())  # the newest first, if a busy window has more than 500
     .limit(500)
 )
 _NO_BOX = {"la0": None, "la1": None, "lo0": None, "lo1": None}

@@ -25,7 +25,8 @@ class AnalyzeRequest(StrictModel):
     crs: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
     category_code: Annotated[str | None, Field(max_length=8)] = None
     received_at: datetime | None = None
-    incident_id: int | None = None  # re-analysing a recorded incident: it is not its own duplicate
+    # Re-analysing a recorded incident: it is not its own duplicate.
+    incident_id: Annotated[int | None, Field(ge=1, le=2**31 - 1)] = None
 
     _category = field_validator("category_code")(lambda v: known_category(v or None))
     _aware = field_validator("received_at")(aware)

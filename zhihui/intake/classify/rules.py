@@ -41,9 +41,10 @@ class Fired:
     name: str
     why: str
     cue: str  # the text that fired the rule
+    urgent: bool = False  # the rule raises urgency (life or safety at stake)
 
-    def as_dict(self) -> dict[str, str]:
-        return {"name": self.name, "why": self.why, "cue": self.cue}
+    def as_dict(self) -> dict[str, object]:
+        return {"name": self.name, "why": self.why, "cue": self.cue, "urgent": self.urgent}
 
 
 @dataclass
@@ -102,7 +103,7 @@ class RuleSet:
                     break
             if not hit:
                 continue
-            out.fired.append(Fired(rule.name, rule.why, hit))
+            out.fired.append(Fired(rule.name, rule.why, hit, rule.urgent))
             if rule.force:
                 out.force.append(rule.force)
             for top, factor in rule.boost:
