@@ -8,7 +8,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import anyio
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
@@ -20,7 +19,6 @@ from zhihui.core.clock import utcnow
 from zhihui.core.config import Settings, load_settings
 from zhihui.core.store import Database
 from zhihui.instructions.service import scan_overdue
-from zhihui.intake import analyze as intake_analysis
 from zhihui.intake.duplicates import DupParams
 
 log = logging.getLogger("zhihui")
@@ -53,10 +51,7 @@ async def seal_loop(db: Database, interval: float) -> None:
 async def warm_intake(app: FastAPI) -> None:
     """Load the gazetteer and train or load the type model before the first call needs them."""
     try:
-        async with app.state.intake_warm_lock:
-            if not getattr(app.state, "intake_warm", False):
-                await anyio.to_thread.run_sync(intake_analysis.warm)
-                app.state.intake_warm = True
+        await intake.ensure_warm(app)
     except Exception:
         log.exception("intake analysis warm-up failed; it will be retried on first use")
 

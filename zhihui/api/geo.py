@@ -18,7 +18,7 @@ from zhihui.core.orgs import Org, forget_jurisdictions
 from zhihui.core.schemas import StrictModel
 from zhihui.core.store import fetch
 from zhihui.dispatch.schemas import CRS
-from zhihui.geo.coords import haversine_m, to_wgs84
+from zhihui.geo.coords import bbox, haversine_m, to_wgs84
 from zhihui.geo.places import Camera
 from zhihui.incidents.domain import in_china
 
@@ -47,11 +47,10 @@ async def cameras_near(
     """Cameras within `radius` metres, nearest first: a bounding-box query on the indexed latitude,
     then exact distances."""
     lat, lon = parse_near(near, crs)
-    dlat = radius / 111_320.0
-    dlon = radius / (111_320.0 * max(0.01, math.cos(math.radians(lat))))
+    la0, la1, lo0, lo1 = bbox(lat, lon, radius)
     async with db_of(request).read() as session:
         rows = (await session.execute(
-            select(Camera).where(Camera.lat.between(lat - dlat, lat + dlat), Camera.lon.between(lon - dlon, lon + dlon))
+            select(Camera).where(Camera.lat.between(la0, la1), Camera.lon.between(lo0, lo1))
         )).scalars().all()
     found = sorted(((haversine_m(lat, lon, c.lat, c.lon), c) for c in rows), key=lambda t: (t[0], t[1].id))
     return [{"id": c.id, "code": c.code, "name": c.name, "kind": c.kind, "lat": c.lat, "lon": c.lon,

@@ -191,7 +191,8 @@ async def cancel(request: Request, incident_id: int, body: IncidentCancel,
 async def divert(request: Request, incident_id: int, body: IncidentDivert,
                  actor: Annotated[Actor, Depends(require(*INTAKE))]) -> dict:
     rules = diversion_rules()
-    if body.rule_id is not None and body.rule_id not in {r.id for r in rules.rules}:
+    named = rules.by_id(body.rule_id) if body.rule_id is not None else None
+    if body.rule_id is not None and named is None:
         raise InvalidInput("rule_id", f"unknown diversion rule '{body.rule_id}'")
     async with unit_of_work(request) as session:
         incident = await service.divert_incident(session, actor, incident_id, body.note)
@@ -199,13 +200,11 @@ async def divert(request: Request, incident_id: int, body: IncidentDivert,
         if department is None and rule_id is None:
             # The desk decided to divert: take the department from the rules even for a police
             # category (the advice itself would say "keep it"), so the hand-off names someone.
-            text = normalise(incident.description).text
-            rule = next((r for r in rules.rules if r.matches_category(incident.category_code)), None) or next(
-                (r for r in rules.rules if any(k in text for k in r.keywords)), None)
+            rule, _, _ = rules.rule_for(normalise(incident.description).text, incident.category_code)
             department = rule.department if rule else rules.default_department
             rule_id = rule.id if rule else None
-        elif department is None:
-            department = next(r.department for r in rules.rules if r.id == rule_id)
+        elif department is None and named is not None:
+            department = named.department
         await handoffs.open_handoff(session, actor, incident, body.note, department=department, rule_id=rule_id)
     return service.incident_out(incident)
 
@@ -216,9 +215,8 @@ async def duplicates(request: Request, incident_id: int,
     """Open incidents that look like the same event as this one (candidates for a merge)."""
     async with db_of(request).read() as session:
         incident = await service.get_incident(session, incident_id)
-        call = CallFeatures(at=incident.received_at, text=incident.description, lat=incident.lat, lon=incident.lon,
-                            address=incident.address, category=incident.category_code, phone=incident.caller_phone)
-        found = await duplicate_candidates(session, call, request.app.state.dup_params, exclude=incident_id)
+        found = await duplicate_candidates(session, CallFeatures.of(incident), request.app.state.dup_params,
+                                           exclude=incident_id)
     return [duplicate_out(s, i) for s, i in found]
 
 

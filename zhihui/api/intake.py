@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 
 from zhihui.api.deps import ADMINS, ALL_ROLES, INTAKE, SUPERVISORS, db_of, require, unit_of_work
 from zhihui.core.auth import Actor, Role
@@ -22,9 +22,10 @@ router = APIRouter(tags=["intake"])
 HANDOFF_DESK = (*INTAKE, *ADMINS)  # the desk, or the 12345 interface's service account
 
 
-async def ensure_warm(request: Request) -> None:
-    """The gazetteer and type model load once per process, off the event loop."""
-    state = request.app.state
+async def ensure_warm(app: FastAPI) -> None:
+    """The gazetteer and type model load once per process, off the event loop (at start-up, and
+    again on first use if that failed)."""
+    state = app.state
     if not getattr(state, "intake_warm", False):
         async with state.intake_warm_lock:
             if not getattr(state, "intake_warm", False):
@@ -37,7 +38,7 @@ async def analyze(request: Request, body: AnalyzeRequest,
                   _actor: Annotated[Actor, Depends(require(*INTAKE, Role.LEADER))]) -> dict:
     """Everything the intake form shows while the call-taker types: caller attribution, address
     candidates on the map, suggested type and level, 12345 advice, duplicates and risk flags."""
-    await ensure_warm(request)
+    await ensure_warm(request.app)
     params: DupParams = request.app.state.dup_params
     async with db_of(request).read() as session:
         return await analysis.analyze(session, body, params)

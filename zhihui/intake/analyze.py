@@ -10,7 +10,6 @@ to a few milliseconds, so the whole answer stays well inside a keystroke's budge
 from __future__ import annotations
 
 import gc
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,35 +19,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhihui.core.clock import utcnow
 from zhihui.geo.gazetteer import load_default
-from zhihui.geo.geocode import Geocoder
+from zhihui.geo.geocode import geocode
 from zhihui.incidents.categories import categories
 from zhihui.intake import classify
 from zhihui.intake.address import find_address, parse_address
 from zhihui.intake.diversion import diversion_rules
 from zhihui.intake.duplicates import CallFeatures, DupParams
-from zhihui.intake.risk import duplicate_candidates, duplicate_out, risk_flags
+from zhihui.intake.risk import Flag, duplicate_candidates, duplicate_out, risk_flags
 from zhihui.intake.schemas import AnalyzeRequest
 from zhihui.intake.text import find_phones, find_plates, find_resident_ids, normalise, parse_phone
 
 # Below this the geocoder's best guess is shown as a candidate but not used as the call's point
 # (duplicate and repeat-place checks would otherwise search around a wrong place).
 MIN_POINT_CONFIDENCE = 0.3
-_lock = threading.Lock()
-_geocoder: Geocoder | None = None
-
-
-def geocoder() -> Geocoder:
-    global _geocoder
-    if _geocoder is None:
-        with _lock:
-            if _geocoder is None:
-                _geocoder = Geocoder(load_default())
-    return _geocoder
 
 
 def warm() -> None:
     """Load the gazetteer and the type model (trains on first start, then cached on disk)."""
-    geocoder()
+    load_default()  # the gazetteer, cached per process; the default geocoder reads it
     classify.warm()
     normalise("预热")
     # The gazetteer and the model are long-lived objects: keep the cyclic GC from walking them on
@@ -105,7 +93,7 @@ def analyze_text(req: AnalyzeRequest, timer: Timer | None = None) -> dict[str, A
         address_text, source = find_address(text), "text"
     parsed = parse_address(address_text) if address_text else None
     near = (req.lat, req.lon) if req.lat is not None and req.lon is not None else None
-    geo = geocoder().geocode(parsed, near=near, k=5) if parsed is not None else None
+    geo = geocode(parsed, near=near, k=5) if parsed is not None else None
     timer.mark("address")
 
     suggestion = classify.suggest(text, k=3) if text else None
@@ -151,10 +139,10 @@ async def analyze(session: AsyncSession, req: AnalyzeRequest, params: DupParams,
                         category=out["category_code"], phone=phone)
     dups = await duplicate_candidates(session, call, params, exclude=req.incident_id)
     timer.mark("duplicates")
-    flags: list[Any] = await risk_flags(session, now, phone=phone, lat=lat, lon=lon, address=req.address,
+    flags = await risk_flags(session, now, phone=phone, lat=lat, lon=lon, address=req.address,
                                         exclude=req.incident_id)
     suggestion = out["classification"]
-    for rule in (suggestion or {}).get("rules_fired", []):
+    for rule in (suggestion or {}).get("rules_fired", []):  # the as_dict() form of classify's Fired
         if rule.get("urgent"):
             flags.append(_flag("danger_cue", "danger", f"紧急情形：{rule.get('why') or rule.get('name')}",
                                f"urgent cue: {rule.get('name')}"))
@@ -167,13 +155,13 @@ async def analyze(session: AsyncSession, req: AnalyzeRequest, params: DupParams,
     out["key_persons"] = {"checked": False, "reason": "重点人员库未接入"}
     timer.mark("risk")
     out["duplicates"] = [duplicate_out(s, i) for s, i in dups]
-    out["risk"] = [f.as_dict() if hasattr(f, "as_dict") else f for f in flags if f is not None]
+    out["risk"] = [f.as_dict() for f in flags]
     out["timings_ms"] = timer.marks
     return out
 
 
-def _flag(code: str, severity: str, message: str, message_en: str) -> dict[str, Any]:
-    return {"code": code, "severity": severity, "message": message, "message_en": message_en, "incidents": []}
+def _flag(code: str, severity: str, message: str, message_en: str) -> Flag:
+    return Flag(code, severity, message, message_en)
 
 
 def _problem(field: str, code: str, message: str, message_en: str) -> dict[str, str]:

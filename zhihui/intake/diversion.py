@@ -47,9 +47,20 @@ class DiversionRules:
         self.default_department = default_department
         self.tree = tree
 
-    def is_non_police(self, code: str | None) -> bool:
-        node = self.tree.get(code) if code else None
-        return node is not None and not node.police
+    def rule_for(self, text: str, category_code: str | None) -> tuple[Rule | None, bool, list[str]]:
+        """The rule that names this call: by its category first, else by a keyword in the text.
+        Returns (rule, matched by category, the rule's keywords found in the text)."""
+        rule = next((r for r in self.rules if r.matches_category(category_code)), None)
+        if rule is not None:
+            return rule, True, [k for k in rule.keywords if k in text]
+        for rule in self.rules:
+            hits = [k for k in rule.keywords if k in text]
+            if hits:
+                return rule, False, hits
+        return None, False, []
+
+    def by_id(self, rule_id: str) -> Rule | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
 
     def advise(self, text: str, category_code: str | None = None, *, urgent_cues: list[str] | None = None) -> Advice:
         """Advice for one call: its text (simplified Chinese), its category if known, and any
@@ -60,23 +71,11 @@ class DiversionRules:
             # A police category is never advised away, whatever words the text contains.
             return Advice(False, reason="警务事项")
         blocked = [k for k in self.safety if k in text] + list(urgent_cues or [])
-        by_category = next((r for r in self.rules if r.matches_category(category_code)), None)
-        hits: list[str] = []
-        by_keyword = None
-        if by_category is None:
-            for rule in self.rules:
-                hits = [k for k in rule.keywords if k in text]
-                if hits:
-                    by_keyword = rule
-                    break
-        else:
-            hits = [k for k in by_category.keywords if k in text]
-        rule = by_category or by_keyword
-        non_police = self.is_non_police(category_code)
-        if rule is None and not non_police:
+        rule, by_category, hits = self.rule_for(text, category_code)
+        if rule is None and node is None:  # no rule and no (non-police) category: nothing says 12345
             return Advice(False, reason="警务事项")
         department = rule.department if rule else self.default_department
-        if rule is not None and by_category is not None:
+        if rule is not None and by_category:
             reason = f"类型属于非警务事项（{rule.name}）"
         elif rule is not None:
             reason = f"描述含非警务关键词（{'、'.join(hits)}）"

@@ -11,12 +11,14 @@ feeds them simulated multi-caller streams.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
+
+from zhihui.geo.coords import haversine_m
 
 # Bigrams that say nothing about the event itself (call-taker boilerplate).
 _BOILERPLATE = re.compile(
@@ -62,6 +64,13 @@ class CallFeatures:
     phone: str | None = None
     ref: int | None = None  # incident id, for candidates
 
+    @classmethod
+    def of(cls, incident: Any) -> CallFeatures:
+        """The features of a recorded incident (an ORM object or a row with the same columns)."""
+        return cls(at=incident.received_at, text=incident.description, lat=incident.lat, lon=incident.lon,
+                   address=incident.address, category=incident.category_code, phone=incident.caller_phone,
+                   ref=incident.id)
+
     def bigrams(self) -> frozenset[str]:
         return text_bigrams(self.text)
 
@@ -96,13 +105,6 @@ def dice(a: frozenset[str], b: frozenset[str]) -> float:
     if not a or not b:
         return 0.0
     return 2 * len(a & b) / (len(a) + len(b))
-
-
-def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * 6_371_000.0 * math.asin(min(1.0, math.sqrt(h)))
 
 
 def category_agreement(a: str | None, b: str | None) -> float:

@@ -7,7 +7,6 @@ received_at, lat + lon, address, status + received_at).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,10 +14,11 @@ from typing import Any
 from sqlalchemy import Boolean, bindparam, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from zhihui.geo.coords import bbox, haversine_m
 from zhihui.incidents.categories import categories
 from zhihui.incidents.domain import OPEN_STATUSES, STATUS_LABELS, IncidentStatus
 from zhihui.incidents.models import Incident
-from zhihui.intake.duplicates import CallFeatures, DupParams, DupScore, candidates, haversine_m
+from zhihui.intake.duplicates import CallFeatures, DupParams, DupScore, candidates
 
 REPEAT_DAYS = 30
 PLACE_RADIUS_M = 50.0
@@ -49,12 +49,6 @@ def _brief(i: Any) -> dict[str, Any]:
     return {"id": i.id, "number": i.number, "received_at": i.received_at, "category_code": i.category_code,
             "category_label": categories().label(i.category_code), "status": i.status,
             "status_label": STATUS_LABELS[IncidentStatus(i.status)], "address": i.address}
-
-
-def _box(lat: float, lon: float, radius_m: float) -> tuple[float, float, float, float]:
-    dlat = radius_m / 111_320.0
-    dlon = radius_m / (111_320.0 * max(0.1, math.cos(math.radians(lat))))
-    return lat - dlat, lat + dlat, lon - dlon, lon + dlon
 
 
 def _risk_part(tag: str, cond: Any) -> Any:
@@ -91,7 +85,7 @@ _NO_BOX = {"la0": None, "la1": None, "lo0": None, "lo1": None}
 def _box_params(lat: float | None, lon: float | None, radius_m: float) -> dict[str, float | None]:
     if lat is None or lon is None:
         return dict(_NO_BOX)
-    la0, la1, lo0, lo1 = _box(lat, lon, radius_m)
+    la0, la1, lo0, lo1 = bbox(lat, lon, radius_m)
     return {"la0": la0, "la1": la1, "lo0": lo0, "lo1": lo1}
 
 
@@ -130,8 +124,7 @@ async def duplicate_candidates(session: AsyncSession, call: CallFeatures, params
               "phone": call.phone or None, "with_unplaced": bool(call.address), "anywhere": not placed,
               **_box_params(call.lat, call.lon, params.radius_m)}
     rows = {i.id: i for i in (await session.execute(_DUPS, values)).all()}
-    feats = [CallFeatures(at=i.received_at, text=i.description, lat=i.lat, lon=i.lon, address=i.address,
-                          category=i.category_code, phone=i.caller_phone, ref=i.id) for i in rows.values()]
+    feats = [CallFeatures.of(i) for i in rows.values()]
     return [(s, rows[s.ref]) for s in candidates(call, feats, params, limit=limit) if s.ref is not None]
 
 

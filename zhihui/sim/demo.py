@@ -486,8 +486,9 @@ class Simulator:
 
     async def analyse(self, call: Call) -> dict[str, Any] | None:
         """What the intake form shows while the call-taker types (智能接警)."""
-        body = {k: call.body[k] for k in ("caller_phone", "address", "lat", "lon")}
-        body = {"text": call.body["description"], "phone": body.pop("caller_phone"), **body}
+        b = call.body
+        body = {"text": b["description"], "phone": b["caller_phone"], "address": b["address"], "lat": b["lat"],
+                "lon": b["lon"]}
         out = await self.call_taker.call("POST", "/intake/analyze", "analyse call", json=body)
         if out is None:
             return None
