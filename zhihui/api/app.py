@@ -9,9 +9,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
 
-from zhihui import __version__
+from zhihui import __version__, web
 from zhihui.api import admin, auth, errors, geo, incidents, instructions, intake, stream, units
 from zhihui.core import audit
 from zhihui.core.bus import Bus
@@ -101,8 +100,6 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     async def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__, "db": app.state.db.dialect}
 
-    @app.get("/", include_in_schema=False)
-    async def root() -> RedirectResponse:
-        return RedirectResponse("/api/v1/docs")
+    web.install(app)  # the console at /, the officers' phone page at /m
 
     return app

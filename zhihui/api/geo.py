@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal
 
+import anyio
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import Field
 from shapely.geometry import shape
@@ -17,8 +18,11 @@ from zhihui.core.errors import InvalidInput
 from zhihui.core.orgs import Org, forget_jurisdictions
 from zhihui.core.schemas import StrictModel
 from zhihui.core.store import fetch
+from zhihui.dispatch.recommend import default_graph_path
 from zhihui.dispatch.schemas import CRS
+from zhihui.geo.basemap import basemap
 from zhihui.geo.coords import bbox, haversine_m, to_wgs84
+from zhihui.geo.gazetteer import load_default as load_gazetteer
 from zhihui.geo.places import Camera
 from zhihui.incidents.domain import in_china
 
@@ -114,3 +118,21 @@ async def set_boundary(request: Request, org_id: int, body: BoundaryUpdate,
         audit.append(session, actor, "org.boundary", component="geo", target_type="org", target_id=org_id)
     forget_jurisdictions(db_of(request))
     return {"org_id": org_id, "area_deg2": geom.area}
+
+
+@router.get("/geo/basemap")
+async def basemap_layer(request: Request, _actor: Annotated[Actor, Depends(require(*ALL_ROLES))]) -> dict:
+    """The wall map's base layer (roads by class with names, district outlines, bounds), from local
+    data: the isolated network has no tile server. Built once per process (~0.3 s for Futian)."""
+    path = default_graph_path()
+    return await anyio.to_thread.run_sync(basemap, str(path) if path else None)
+
+
+@router.get("/geo/places")
+async def key_places(request: Request, _actor: Annotated[Actor, Depends(require(*ALL_ROLES))],
+                     limit: Annotated[int, Query(ge=1, le=5000)] = 1000) -> list[dict]:
+    """Key places (重点场所, 社区工作站…) the gazetteer knows, for the map layer."""
+    gaz = await anyio.to_thread.run_sync(load_gazetteer)
+    out = [{"id": e.id, "name": e.name, "kind": e.kind, "category": e.props.get("category"),
+            "lat": e.lat, "lon": e.lon} for e in gaz.entries if e.kind in ("place", "community")]
+    return out[:limit]

@@ -1,0 +1,182 @@
+// 警情详情 and 派警: the full timeline, callers, instructions with their deadlines and feedback,
+// recommended units by road travel time (routes drawn on the map), one-click point-to-point
+// dispatch of one or several units, nearby cameras, and 结案.
+import { html, useState, useEffect, useCallback } from "/static/vendor/preact-htm.mjs";
+import { api } from "../api.js";
+import { t, fmtTime, fmtDuration, fmtDistance, getLang } from "../i18n.js";
+import { toast, useNow } from "./ui.js";
+
+const OPEN = new Set(["received", "dispatched", "on_scene", "handled"]);
+let resultCodes = null;
+
+function Countdown({ deadline, done, now }) {
+  if (!deadline || done) return null;
+  const left = (Date.parse(deadline) - now) / 1000;
+  return html`<span class=${"countdown" + (left < 0 ? " late" : left < 30 ? " soon" : "")}>${fmtDuration(left)}</span>`;
+}
+
+function Instruction({ i, now, codes }) {
+  const signed = !!i.signed_at;
+  const answered = !!i.feedback_at;
+  return html`<li class=${"instr" + (i.sign_overdue || i.feedback_overdue ? " overdue" : "")} data-testid="detail-instruction"
+    data-instruction-id=${i.id} data-status=${i.status}>
+    <div><b>${i.unit_call_sign || "—"}</b> · ${t("kind." + i.kind) === "kind." + i.kind ? i.kind_label : t("kind." + i.kind)}
+      <span class=${"st ist-" + i.status} data-testid="instruction-status">${t("istatus." + i.status)}</span></div>
+    <div class="muted small">${fmtTime(i.issued_at)}
+      ${!signed && i.status !== "cancelled" && html` · ${t("detail.sign_by")} <${Countdown} deadline=${i.sign_deadline} now=${now} />`}
+      ${signed && !answered && i.status !== "cancelled" && html` · ${t("detail.feedback_by")} <${Countdown} deadline=${i.feedback_deadline} now=${now} />`}
+    </div>
+    ${i.feedback_text && html`<div class="feedback" data-testid="instruction-feedback">${t("detail.feedback")}：
+      ${(codes && codes[i.result_code]) || i.result_code} — ${i.feedback_text}</div>`}
+  </li>`;
+}
+
+export function DetailPanel({ id, version, user, map, cameras, units }) {
+  const now = useNow(1000);
+  const [inc, setInc] = useState(null);
+  const [recs, setRecs] = useState(null);
+  const [chosen, setChosen] = useState(new Set());
+  const [busy, setBusy] = useState(false);
+  const [result, setResult] = useState("");
+  const [codes, setCodes] = useState(resultCodes);
+
+  useEffect(() => {
+    if (!codes) api("/instructions/result-codes").then((c) => { resultCodes = c; setCodes(c); }).catch(() => {});
+  }, []);
+
+  const load = useCallback(async () => {
+    if (!id) { setInc(null); return; }
+    try {
+      setInc(await api(`/incidents/${id}`));
+    } catch (e) {
+      toast(t("err.generic", { msg: e.message }), "error");
+    }
+  }, [id]);
+  useEffect(() => { load(); }, [id, version]);
+  useEffect(() => { setResult(""); setChosen(new Set()); setRecs(null); }, [id]);
+
+  // Recommendations follow the incident and the units' availability.
+  const freeKey = Object.values(units).filter((u) => u.status === "available").map((u) => u.id).join(",");
+  useEffect(() => {
+    if (!inc || !OPEN.has(inc.status) || inc.lat === null || inc.status === "handled") {
+      setRecs(null);
+      map.current && map.current.setRoutes(null, null);
+      return;
+    }
+    let alive = true;
+    api(`/incidents/${inc.id}/recommendations`, { query: { k: 5 } }).then((r) => {
+      if (!alive) return;
+      setRecs(r);
+      setChosen((prev) => (prev.size ? new Set([...prev].filter((u) => r.units.some((x) => x.unit_id === u)))
+        : new Set(r.units.length ? [r.units[0].unit_id] : [])));
+      map.current && map.current.setRoutes(inc, r.units);
+    }).catch((e) => { if (alive) setRecs({ error: e.message, units: [] }); });
+    return () => { alive = false; };
+  }, [inc && inc.id, inc && inc.status, freeKey]);
+  useEffect(() => () => map.current && map.current.setRoutes(null, null), []);
+
+  const dispatch = async () => {
+    if (!chosen.size || busy) return;
+    setBusy(true);
+    try {
+      const out = await api(`/incidents/${inc.id}/dispatch`, { method: "POST", body: { unit_ids: [...chosen] } });
+      toast(t("detail.dispatched", { n: out.length }), "ok");
+      setChosen(new Set());
+      await load();
+    } catch (e) {
+      toast(t("err.generic", { msg: e.message }), "error");
+    } finally {
+      setBusy(false);
+    }
+  };
+  const close = async (e) => {
+    e.preventDefault();
+    if (!result.trim()) return;
+    setBusy(true);
+    try {
+      await api(`/incidents/${inc.id}/close`, { method: "POST", body: { result: result.trim() } });
+      toast(t("detail.closed"), "ok");
+      await load();
+    } catch (err) {
+      toast(t("err.generic", { msg: err.message }), "error");
+    } finally {
+      setBusy(false);
+    }
+  };
+  useEffect(() => {
+    const onKey = (e) => { if (e.altKey && e.code === "KeyD" && inc) { e.preventDefault(); dispatch(); } };
+    addEventListener("keydown", onKey);
+    return () => removeEventListener("keydown", onKey);
+  });
+
+  if (!id) return html`<p class="muted pad" data-testid="detail-empty">${t("detail.none")}</p>`;
+  if (!inc) return html`<p class="muted pad">…</p>`;
+  const toggle = (uid) => setChosen((prev) => {
+    const next = new Set(prev);
+    if (next.has(uid)) next.delete(uid); else next.add(uid);
+    return next;
+  });
+  const evLabel = (type) => (t("event." + type) === "event." + type ? type : t("event." + type));
+  const en = getLang() === "en";
+
+  return html`<article class="detail" data-testid="incident-detail" data-incident-id=${inc.id} data-status=${inc.status}>
+    <header>
+      <h2><span class=${"badge lvl" + inc.level}>${t("level." + inc.level)}</span>
+        ${inc.urgent && html`<span class="badge urgent">${t("urgent")}</span>`} ${inc.category_label}</h2>
+      <div class="muted">${inc.number} · <span class=${"st st-" + inc.status} data-testid="detail-status">${t("status." + inc.status)}</span></div>
+    </header>
+    <dl class="facts">
+      <dt>${t("intake.address")}</dt><dd>${inc.address || "—"}</dd>
+      <dt>${t("detail.caller")}</dt><dd>${inc.caller_name || ""} ${inc.caller_phone ? html`<a href=${"tel:" + inc.caller_phone}>${inc.caller_phone}</a>` : ""}</dd>
+      <dt>${t("detail.received")}</dt><dd>${fmtTime(inc.received_at)} (${fmtDuration((now - Date.parse(inc.received_at)) / 1000)})</dd>
+    </dl>
+    <p class="desc">${inc.description}</p>
+
+    ${recs && html`<section class="box" data-testid="recommendations"><h4>${t("detail.recommend")}</h4>
+      ${recs.error && html`<p class="field-error">${recs.error}</p>`}
+      ${!recs.error && recs.units.length === 0 && html`<p class="muted">${t("detail.recommend.none")}</p>`}
+      <ul class="recs">${recs.units.map((r, i) => html`<li key=${r.unit_id}>
+        <label class="rec" data-testid="recommendation" data-unit-id=${r.unit_id}>
+          <input type="checkbox" checked=${chosen.has(r.unit_id)} onChange=${() => toggle(r.unit_id)} />
+          <b>${i + 1}. ${r.call_sign}</b>
+          <span class="eta">${r.eta_s !== null ? t("detail.eta", { t: fmtDuration(r.eta_s) }) : t("detail.recommend.straight")}</span>
+          <span class="muted">${fmtDistance(r.road_distance_m ?? r.straight_line_m)}</span>
+          ${r.streets && r.streets.length > 0 && html`<span class="muted small">${t("detail.via", { s: r.streets.slice(0, 3).join("→") })}</span>`}
+        </label></li>`)}</ul>
+      <button class="primary" data-testid="dispatch-selected" disabled=${!chosen.size || busy} onClick=${dispatch}>
+        ${t("detail.dispatch.selected", { n: chosen.size })}</button>
+    </section>`}
+
+    <section class="box" data-testid="cameras"><h4>${t("detail.cameras")}</h4>
+      ${cameras.length === 0 ? html`<p class="muted">${t("detail.cameras.none")}</p>` : html`<ul class="cams">
+        ${cameras.slice(0, 6).map((c) => html`<li>◉ ${c.name} <span class="muted">${fmtDistance(c.distance_m)}</span></li>`)}</ul>`}
+    </section>
+
+    <section><h4>${t("detail.instructions")}</h4>
+      <ul class="instrs">${inc.instructions.map((i) => html`<${Instruction} key=${i.id} i=${i} now=${now} codes=${codes} />`)}</ul>
+    </section>
+
+    ${inc.callers && inc.callers.length > 1 && html`<section><h4>${t("detail.callers")} (${inc.callers.length})</h4>
+      <ul class="callers">${inc.callers.map((c) => html`<li>${fmtTime(c.received_at)} ${c.caller_name || ""} ${c.caller_phone || ""} — ${c.description}</li>`)}</ul></section>`}
+
+    ${inc.handoffs && inc.handoffs.length > 0 && html`<section><h4>${t("detail.handoffs")}</h4>
+      <ul>${inc.handoffs.map((h) => html`<li>${h.department} · ${h.status_label}</li>`)}</ul></section>`}
+
+    ${OPEN.has(inc.status) && html`<form class="close-form" onSubmit=${close} data-testid="close-form">
+      <label>${t("detail.close.result")}<textarea data-testid="close-result" rows="2" value=${result}
+        onInput=${(e) => setResult(e.target.value)}></textarea></label>
+      <button class="primary" data-testid="close-incident" disabled=${busy || !result.trim()}>${t("detail.close")}</button>
+    </form>`}
+    ${inc.close_result && html`<p class="box" data-testid="close-text">${t("detail.closed")}：${inc.close_result}</p>`}
+
+    <section><h4>${t("detail.timeline")}</h4>
+      <ol class="timeline" data-testid="timeline">${inc.events.map((e) => html`<li key=${e.id}>
+        <time>${fmtTime(e.at)}</time> <b>${evLabel(e.type)}</b>
+        <span class="muted">${e.user || ""}${e.seat ? "@" + e.seat : ""}</span>
+        ${e.data && e.data.result_code && html` · ${(codes && codes[e.data.result_code]) || e.data.result_code}`}
+        ${e.data && e.data.text && html` · ${e.data.text}`}
+      </li>`)}</ol>
+    </section>
+    <span hidden>${en}</span>
+  </article>`;
+}

@@ -1,0 +1,283 @@
+// The command-centre console: login, header, intake / incident detail, wall map and queue, kept
+// current by the live stream. Every state change comes from the server (events or re-reads), so
+// several screens on the wall and at the desks always agree.
+import { html, render, useState, useEffect, useRef, useCallback } from "/static/vendor/preact-htm.mjs";
+import { api, current, login, logout, onSession, setSeat, seat } from "../api.js";
+import { connect } from "../stream.js";
+import { t, setLang, getLang, onLang } from "../i18n.js";
+import "./words.js";
+import { WallMap } from "./map.js";
+import { IntakePanel } from "./intake.js";
+import { DetailPanel } from "./detail.js";
+import { Queue } from "./queue.js";
+import { Clock, Toasts, toast } from "./ui.js";
+
+const OPEN = new Set(["received", "dispatched", "on_scene", "handled"]);
+
+function Login() {
+  const [username, setUsername] = useState("");
+  const [password, setPassword] = useState("");
+  const [seatName, setSeatName] = useState(seat());
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      setSeat(seatName);
+      await login(username, password);
+    } catch (err) {
+      setError(t("login.failed", { msg: err.message }));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return html`<main class="login-screen">
+    <form class="login-box" onSubmit=${submit} aria-labelledby="login-title">
+      <h1 id="login-title">${t("console.title")}</h1>
+      <label>${t("login.username")}<input data-testid="login-username" autocomplete="username" autofocus
+        value=${username} onInput=${(e) => setUsername(e.target.value)} required /></label>
+      <label>${t("login.password")}<input data-testid="login-password" type="password" autocomplete="current-password"
+        value=${password} onInput=${(e) => setPassword(e.target.value)} required /></label>
+      <label>${t("login.seat")}<input data-testid="login-seat" value=${seatName}
+        onInput=${(e) => setSeatName(e.target.value)} maxlength="64" /></label>
+      ${error && html`<p class="error" role="alert" data-testid="login-error">${error}</p>`}
+      <button class="primary" data-testid="login-submit" disabled=${busy}>${t("login.submit")}</button>
+      <button type="button" class="link" data-testid="lang-switch"
+        onClick=${() => setLang(getLang() === "zh" ? "en" : "zh")}>${t("lang.switch")}</button>
+    </form>
+  </main>`;
+}
+
+function Header({ user, conn, stats }) {
+  return html`<header class="top">
+    <div class="brand">${t("console.title")}</div>
+    <div class="stats" aria-live="polite">
+      <span class="stat s-received" data-testid="stat-received">${t("stat.received")} <b>${stats.received}</b></span>
+      <span class="stat s-active">${t("stat.active")} <b>${stats.active}</b></span>
+      <span class=${"stat s-overdue" + (stats.overdue ? " alarm" : "")} data-testid="stat-overdue">${t("stat.overdue")} <b>${stats.overdue}</b></span>
+      <span class="stat s-units">${t("stat.units")} <b>${stats.freeUnits}</b></span>
+    </div>
+    <${Clock} />
+    <span class=${"conn conn-" + conn} data-testid="conn-state" role="status">${t("conn." + conn)}</span>
+    <span class="who" data-testid="who">${user.full_name} · ${user.role_label}</span>
+    <button class="link" data-testid="lang-switch" onClick=${() => setLang(getLang() === "zh" ? "en" : "zh")}>${t("lang.switch")}</button>
+    <button class="link" data-testid="logout" onClick=${logout}>${t("logout")}</button>
+  </header>`;
+}
+
+function Console({ user }) {
+  const mapEl = useRef(null);
+  const mapRef = useRef(null);
+  const [incidents, setIncidents] = useState({});
+  const [units, setUnits] = useState({});
+  const [overdue, setOverdue] = useState([]);
+  const [cameras, setCameras] = useState([]);
+  const [selectedId, setSelectedId] = useState(null);
+  const [tab, setTab] = useState("intake");
+  const [conn, setConn] = useState("connecting");
+  const [pick, setPick] = useState({ picking: false, lat: null, lon: null });
+  const [version, setVersion] = useState(0); // bumps when the selected incident changed on the server
+  const pickRef = useRef(pick);
+  pickRef.current = pick;
+
+  const loadIncidents = useCallback(async () => {
+    const rows = await api("/incidents", { query: { open_only: true, limit: 1000 } });
+    setIncidents(Object.fromEntries(rows.map((r) => [r.id, r])));
+  }, []);
+  const loadUnits = useCallback(async () => {
+    const rows = await api("/units");
+    setUnits(Object.fromEntries(rows.map((r) => [r.id, r])));
+  }, []);
+  const loadOverdue = useCallback(async () => {
+    setOverdue(await api("/instructions", { query: { overdue: true, limit: 500 } }));
+  }, []);
+  const reloadAll = useCallback(() => {
+    Promise.all([loadIncidents(), loadUnits(), loadOverdue()]).catch((e) => toast(t("err.generic", { msg: e.message }), "error"));
+  }, []);
+
+  // The map and its static layers, once.
+  useEffect(() => {
+    const m = new WallMap(mapEl.current, {
+      onIncidentClick: (id) => { setSelectedId(id); setTab("detail"); },
+      onMapClick: (lat, lon) => {
+        if (pickRef.current.picking) setPick({ picking: false, lat, lon, source: "map" });
+      },
+    });
+    mapRef.current = m;
+    window.__zhihuiMap = m; // for the browser tests and the wall operator's console
+    api("/geo/basemap").then((b) => m.setBasemap(b)).catch((e) => toast(e.message, "error"));
+    api("/geo/jurisdictions").then((fc) => m.setJurisdictions(fc)).catch(() => {});
+    api("/geo/places").then((p) => m.setPlaces(p)).catch(() => {});
+    const ro = new ResizeObserver(() => m.invalidate());
+    ro.observe(mapEl.current);
+    const offLang = onLang(() => m.buildControl());
+    return () => { ro.disconnect(); offLang(); m.map.remove(); };
+  }, []);
+
+  // Data and the live stream.
+  useEffect(() => {
+    reloadAll();
+    const pending = new Map();
+    let overdueTimer = null;
+    const refreshIncident = (id) => {
+      if (pending.has(id)) return;
+      pending.set(id, setTimeout(async () => {
+        pending.delete(id);
+        try {
+          const inc = await api(`/incidents/${id}`);
+          setIncidents((prev) => {
+            const next = { ...prev };
+            if (OPEN.has(inc.status)) {
+              const { events, instructions, callers, handoffs, ...row } = inc;
+              next[id] = row;
+            } else delete next[id];
+            return next;
+          });
+          setVersion((v) => v + 1);
+        } catch (_) { /* gone or forbidden: the next resync settles it */ }
+      }, 150));
+    };
+    const refreshUnit = async (id) => {
+      try {
+        const u = await api(`/units/${id}`);
+        setUnits((prev) => ({ ...prev, [id]: u }));
+      } catch (_) { /* ignore */ }
+    };
+    const stream = connect({
+      onState: setConn,
+      onResync: reloadAll,
+      onEvent: (ev) => {
+        const type = ev.type || "";
+        if (type === "unit.position") {
+          setUnits((prev) => (prev[ev.unit_id] ? { ...prev, [ev.unit_id]: { ...prev[ev.unit_id], lat: ev.lat, lon: ev.lon } } : prev));
+          return;
+        }
+        if (ev.incident_id) refreshIncident(ev.incident_id);
+        if (type.startsWith("unit.") && ev.unit_id) refreshUnit(ev.unit_id);
+        if (type.startsWith("instruction.")) {
+          clearTimeout(overdueTimer);
+          overdueTimer = setTimeout(() => loadOverdue().catch(() => {}), 300);
+          if (ev.unit_id) refreshUnit(ev.unit_id);
+        }
+      },
+    });
+    // The overdue timer runs on the server; re-read now and then even without events.
+    const poll = setInterval(() => loadOverdue().catch(() => {}), 30000);
+    return () => { stream.close(); clearInterval(poll); pending.forEach(clearTimeout); };
+  }, []);
+
+  const list = Object.values(incidents);
+  const overdueIncidents = new Set(overdue.map((i) => i.incident_id));
+  const selected = selectedId ? incidents[selectedId] : null;
+
+  // Keep the map in step with the data.
+  useEffect(() => {
+    const m = mapRef.current;
+    if (!m) return;
+    m.selectedId = selectedId;
+    m.setIncidents(list, Date.now(), overdueIncidents);
+  }, [incidents, overdue, selectedId]);
+  useEffect(() => { mapRef.current && mapRef.current.setUnits(Object.values(units)); }, [units]);
+  useEffect(() => {
+    const m = mapRef.current;
+    if (!m) return;
+    m.setPick(pick.lat, pick.lon);
+    if (pick.lat !== null && pick.source !== "map") m.map.panTo([pick.lat, pick.lon]);
+    m.map.getContainer().classList.toggle("picking", !!pick.picking);
+  }, [pick]);
+  useEffect(() => {
+    const id = setInterval(() => mapRef.current && mapRef.current.setIncidents(Object.values(incidents), Date.now(), overdueIncidents), 30000);
+    return () => clearInterval(id);
+  }, [incidents, overdue]);
+
+  // Routes belong to the incident on screen: hidden while the intake form is up.
+  useEffect(() => {
+    const m = mapRef.current;
+    if (!m) return;
+    if (tab === "detail") m.layers.routes.addTo(m.map); else m.layers.routes.remove();
+  }, [tab]);
+
+  // Cameras near the selected incident (一键调用周边视频).
+  useEffect(() => {
+    if (!selected || selected.lat === null) { setCameras([]); mapRef.current && mapRef.current.setCameras([]); return; }
+    api("/geo/cameras", { query: { near: `${selected.lat},${selected.lon}`, radius: 500 } })
+      .then((c) => { setCameras(c); mapRef.current && mapRef.current.setCameras(c, new Set(c.map((x) => x.id))); })
+      .catch(() => setCameras([]));
+  }, [selectedId, selected && selected.lat, selected && selected.lon]);
+
+  const select = useCallback((id) => {
+    setSelectedId(id);
+    setTab("detail");
+    const inc = incidents[id];
+    if (mapRef.current) mapRef.current.select(id, inc);
+  }, [incidents]);
+
+  // Global keys: Alt+N new call, Alt+Q queue, Esc back to intake, ? help.
+  useEffect(() => {
+    const onKey = (e) => {
+      if (e.altKey && (e.key === "n" || e.key === "N" || e.code === "KeyN")) {
+        e.preventDefault();
+        setTab("intake");
+        setTimeout(() => document.dispatchEvent(new CustomEvent("zhihui:new-call")), 0);
+      } else if (e.altKey && e.code === "KeyQ") {
+        e.preventDefault();
+        const first = document.querySelector("[data-testid=queue-row]");
+        if (first) first.focus();
+      } else if (e.key === "Escape" && !pick.picking) {
+        setTab("intake");
+      } else if (e.key === "Escape" && pick.picking) {
+        setPick((p) => ({ ...p, picking: false }));
+      }
+    };
+    addEventListener("keydown", onKey);
+    return () => removeEventListener("keydown", onKey);
+  }, [pick.picking]);
+
+  const stats = {
+    received: list.filter((i) => i.status === "received").length,
+    active: list.filter((i) => i.status !== "received").length,
+    overdue: overdue.length,
+    freeUnits: Object.values(units).filter((u) => u.status === "available").length,
+  };
+
+  return html`<div class="console">
+    <${Header} user=${user} conn=${conn} stats=${stats} />
+    <section class="work" aria-label=${t("tab.intake")}>
+      <nav class="tabs" role="tablist">
+        <button role="tab" data-testid="tab-intake" aria-selected=${tab === "intake"} onClick=${() => setTab("intake")}>${t("tab.intake")}</button>
+        <button role="tab" data-testid="tab-detail" aria-selected=${tab === "detail"} onClick=${() => setTab("detail")}>${t("tab.detail")}</button>
+      </nav>
+      <div class="panel" hidden=${tab !== "intake"}>
+        <${IntakePanel} pick=${pick} setPick=${setPick} incidents=${incidents} onRecorded=${(inc) => {
+          setIncidents((prev) => (OPEN.has(inc.status) ? { ...prev, [inc.id]: inc } : prev));
+          setPick({ picking: false, lat: null, lon: null });
+        }} onOpen=${select} />
+      </div>
+      <div class="panel" hidden=${tab !== "detail"}>
+        <${DetailPanel} id=${selectedId} version=${version} user=${user} map=${mapRef} cameras=${cameras}
+          units=${units} />
+      </div>
+    </section>
+    <section class="mapwrap" aria-label="map"><div class="map" ref=${mapEl} data-testid="map"></div>
+      ${pick.picking && html`<div class="pick-hint" role="status">${t("intake.point.picking")}</div>`}
+    </section>
+    <${Queue} incidents=${list} overdue=${overdue} overdueIncidents=${overdueIncidents} selectedId=${selectedId}
+      onSelect=${select} user=${user} />
+    <${Toasts} />
+  </div>`;
+}
+
+function App() {
+  const [session, setSessionState] = useState(current());
+  const [, setLangState] = useState(getLang());
+  useEffect(() => onSession(setSessionState), []);
+  useEffect(() => onLang(setLangState), []);
+  useEffect(() => { document.title = t("console.title"); });
+  if (!session) return html`<${Login} />`;
+  return html`<${Console} user=${session} key=${session.username} />`;
+}
+
+document.documentElement.lang = getLang() === "en" ? "en" : "zh-CN";
+render(html`<${App} />`, document.getElementById("app"));

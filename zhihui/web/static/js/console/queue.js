@@ -1,0 +1,84 @@
+// 警情队列: open incidents by level, urgency and age with ticking timers; overdue orders in red;
+// 警情清零 (backlog) for supervisors.
+import { html, useState, useEffect } from "/static/vendor/preact-htm.mjs";
+import { api } from "../api.js";
+import { t, fmtDuration, fmtTime } from "../i18n.js";
+import { typeColour } from "./map.js";
+import { useNow } from "./ui.js";
+
+export function sortQueue(list) {
+  return [...list].sort((a, b) =>
+    (a.status === "received" ? 0 : 1) - (b.status === "received" ? 0 : 1)
+    || a.level - b.level
+    || (b.urgent ? 1 : 0) - (a.urgent ? 1 : 0)
+    || Date.parse(a.received_at) - Date.parse(b.received_at));
+}
+
+function Row({ inc, now, overdue, selected, onSelect }) {
+  const age = (now - Date.parse(inc.received_at)) / 1000;
+  const leaf = inc.category_label.split("/").slice(-1)[0];
+  const cls = ["qrow", `lvl${inc.level}`, inc.status === "received" ? "waiting" : "", overdue ? "overdue" : "",
+    selected ? "selected" : ""].join(" ");
+  const onKey = (e) => {
+    if (e.key === "Enter" || e.key === " ") { e.preventDefault(); onSelect(inc.id); }
+    if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      e.preventDefault();
+      const rows = [...document.querySelectorAll("[data-testid=queue-row]")];
+      const i = rows.indexOf(e.currentTarget);
+      const next = rows[i + (e.key === "ArrowDown" ? 1 : -1)];
+      if (next) next.focus();
+    }
+  };
+  return html`<li class=${cls} tabindex="0" data-testid="queue-row" data-incident-id=${inc.id} data-status=${inc.status}
+    aria-selected=${selected} onClick=${() => onSelect(inc.id)} onKeyDown=${onKey}>
+    <span class="swatch" style=${{ background: typeColour(inc.category_code) }}></span>
+    <div class="qmain">
+      <div class="qtop"><span class=${"badge lvl" + inc.level}>${t("level." + inc.level)}</span>
+        ${inc.urgent && html`<span class="badge urgent">${t("urgent")}</span>`}
+        ${overdue && html`<span class="badge overdue">${t("overdue")}</span>`}
+        <b class="qtype">${leaf}</b></div>
+      <div class="qaddr">${inc.address || "—"}</div>
+      <div class="qmeta"><span class=${"st st-" + inc.status}>${t("status." + inc.status)}</span>
+        <span>${fmtTime(inc.received_at, { seconds: false })}</span>
+        <span class="num">${inc.number.slice(-5)}</span></div>
+    </div>
+    <span class=${"timer" + (age > 600 && inc.status === "received" ? " late" : "")} data-testid="queue-timer">${fmtDuration(age)}</span>
+  </li>`;
+}
+
+export function Queue({ incidents, overdue, overdueIncidents, selectedId, onSelect, user }) {
+  const now = useNow(1000);
+  const [tab, setTab] = useState("open");
+  const [backlog, setBacklog] = useState(null);
+  useEffect(() => {
+    if (tab !== "backlog") return;
+    let alive = true;
+    const load = () => api("/incidents/backlog").then((r) => alive && setBacklog(r)).catch((e) => alive && setBacklog({ error: e.status }));
+    load();
+    const id = setInterval(load, 15000);
+    return () => { alive = false; clearInterval(id); };
+  }, [tab, incidents]);
+
+  let rows;
+  if (tab === "open") rows = sortQueue(incidents);
+  else if (tab === "overdue") rows = sortQueue(incidents.filter((i) => overdueIncidents.has(i.id)));
+  else rows = backlog && !backlog.error ? sortQueue(backlog) : [];
+
+  return html`<aside class="queue" aria-label=${t("queue.title")}>
+    <nav class="tabs" role="tablist">
+      <button role="tab" data-testid="queue-tab-open" aria-selected=${tab === "open"} onClick=${() => setTab("open")}>${t("queue.open")} <b>${incidents.length}</b></button>
+      <button role="tab" data-testid="queue-tab-overdue" aria-selected=${tab === "overdue"} class=${overdue.length ? "alarm" : ""} onClick=${() => setTab("overdue")}>${t("queue.overdue")} <b>${overdue.length}</b></button>
+      <button role="tab" data-testid="queue-tab-backlog" aria-selected=${tab === "backlog"} onClick=${() => setTab("backlog")}>${t("queue.backlog")}</button>
+    </nav>
+    ${tab === "overdue" && overdue.length > 0 && html`<ul class="overdue-list" data-testid="overdue-list">
+      ${overdue.map((o) => html`<li key=${o.id} onClick=${() => onSelect(o.incident_id)}>
+        <b>${o.unit_call_sign || ""}</b> ${o.sign_overdue ? t("event.instruction.sign_overdue") : t("event.instruction.feedback_overdue")}
+        · ${t("istatus." + o.status)}</li>`)}</ul>`}
+    ${tab === "backlog" && backlog && backlog.error && html`<p class="muted pad">${t("queue.forbidden")}</p>`}
+    <ul class="qlist" data-testid=${"queue-" + tab}>
+      ${rows.map((inc) => html`<${Row} key=${inc.id} inc=${inc} now=${now} overdue=${overdueIncidents.has(inc.id)}
+        selected=${inc.id === selectedId} onSelect=${onSelect} />`)}
+    </ul>
+    ${rows.length === 0 && !(backlog && backlog.error && tab === "backlog") && html`<p class="muted pad">${t("queue.empty")}</p>`}
+  </aside>`;
+}
