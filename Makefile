@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint test-sqlite test-postgres bench serve clean
+.PHONY: demo test lint test-sqlite test-postgres bench serve clean browser web
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,10 +20,18 @@ serve: $(BIN)/.installed
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 
-test-sqlite: $(BIN)/.installed
+# Debian's chromium for the browser tests (tests/web); installed once, when missing.
+browser:
+	scripts/ensure-browser.sh
+
+# Rebuild the committed front-end vendor files from npm (only when bumping Leaflet or Preact/htm).
+web:
+	scripts/build-web.sh
+
+test-sqlite: $(BIN)/.installed browser
 	ZHIHUI_TEST_DB=sqlite $(BIN)/python -m pytest -q
 
-test-postgres: $(BIN)/.installed
+test-postgres: $(BIN)/.installed browser
 	ZHIHUI_TEST_DB=postgresql ZHIHUI_TEST_PG_URL="$$(scripts/ensure-postgres.sh)" $(BIN)/python -m pytest -q
 
 # ruff, then the whole suite on SQLite, then again on PostgreSQL.

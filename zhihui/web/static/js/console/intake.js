@@ -112,6 +112,8 @@ export function IntakePanel({ pick, setPick, incidents, onRecorded, onOpen }) {
     if (form.phone.trim()) b.caller_phone = form.phone.trim();
     if (form.name.trim()) b.caller_name = form.name.trim();
     if (form.address.trim()) b.address = form.address.trim();
+    // No address typed: keep the place the caller named in the description (what the geocoder read).
+    else if (analysis && analysis.address && analysis.address.text) b.address = analysis.address.text;
     if (form.level) b.level = Number(form.level);
     if (form.urgent !== null) b.urgent = !!form.urgent;
     if (pick.lat !== null) { b.lat = pick.lat; b.lon = pick.lon; }

@@ -1,0 +1,203 @@
+"""The command-centre console in a real browser (Debian chromium), end to end.
+
+A call-taker records a call with the keyboard, a dispatcher's screen (open before the call) shows
+it live and sends the recommended unit, the officer signs and gives feedback on the phone page in
+a second browser context, the dispatcher's screen follows live, and the duty commander closes it.
+Screenshots of every screen go to test-artifacts/screens/.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import httpx
+from playwright.sync_api import Page, expect
+
+PASSWORD = "Zhihui@2026"
+TIMEOUT = 15_000
+
+
+def token(base: str, username: str) -> str:
+    r = httpx.post(f"{base}/api/v1/auth/token", data={"username": username, "password": PASSWORD}, timeout=10)
+    r.raise_for_status()
+    return r.json()["access_token"]
+
+
+def get(base: str, path: str, tok: str, **params: Any) -> Any:
+    r = httpx.get(f"{base}/api/v1{path}", headers={"Authorization": f"Bearer {tok}"}, params=params, timeout=20)
+    r.raise_for_status()
+    return r.json()
+
+
+def log_in(page: Page, base: str, username: str, path: str = "/") -> None:
+    page.goto(base + path)
+    page.get_by_test_id("login-username").fill(username)
+    page.get_by_test_id("login-password").fill(PASSWORD)
+    page.get_by_test_id("login-submit").click()
+    expect(page.get_by_test_id("conn-state")).to_have_text(re.compile("实时|Live"), timeout=TIMEOUT)
+
+
+def no_horizontal_overflow(page: Page) -> None:
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= page.viewport_size["width"] + 1, f"page is {width}px wide in a {page.viewport_size} viewport"
+
+
+def test_call_to_close_across_four_screens(live_server: Any, new_page: Any, shot: Any) -> None:
+    base = live_server.url
+    admin = token(base, "admin")
+    officers = {u["unit_id"]: u["username"] for u in get(base, "/users", admin) if u["role"] == "officer"}
+
+    # The dispatcher's screen is open before the call comes in: the call must arrive live.
+    desk = new_page(1280, 720)
+    log_in(desk, base, "diaodu")
+    expect(desk.get_by_test_id("map").locator(".leaflet-overlay-pane canvas").first).to_be_visible(timeout=TIMEOUT)
+    before = desk.get_by_test_id("queue-row").count()
+
+    # 接警: keyboard only. Alt+N opens a new call with the cursor in the phone field.
+    taker = new_page(1280, 720)
+    log_in(taker, base, "jiejing")
+    taker.keyboard.press("Alt+N")
+    expect(taker.get_by_test_id("intake-phone")).to_be_focused()
+    taker.keyboard.type("13800138000")
+    taker.get_by_test_id("intake-description").focus()
+    taker.keyboard.type("车公庙地铁站旁边有人抢手机，往香蜜湖方向跑了，嫌疑人穿黑衣服")
+    # Live analysis: the caller's number is attributed, the place found, the type suggested.
+    expect(taker.get_by_test_id("phone-attribution")).to_contain_text("北京", timeout=TIMEOUT)
+    expect(taker.get_by_test_id("address-candidate").first).to_contain_text("车公庙", timeout=TIMEOUT)
+    expect(taker.get_by_test_id("type-suggestion").first).to_contain_text("抢", timeout=TIMEOUT)
+    taker.keyboard.press("Alt+1")  # take the first suggested type
+    taker.keyboard.press("Alt+A")  # and the first address candidate
+    expect(taker.get_by_test_id("intake-category")).to_have_value(re.compile(r"^\d{4,6} 刑事/抢"))
+    expect(taker.get_by_test_id("intake-point")).to_contain_text("车公庙")
+    shot(taker, "01-intake-analysed")
+    taker.keyboard.press("Control+Enter")
+    expect(taker.get_by_test_id("toast").first).to_contain_text("已接警", timeout=TIMEOUT)
+    number = re.search(r"J\d+", taker.get_by_test_id("toast").first.inner_text()).group(0)
+    desk_tok = token(base, "diaodu")
+    incident = next(i for i in get(base, "/incidents", desk_tok, open_only=True) if i["number"] == number)
+    assert incident["caller_phone"] == "13800138000" and incident["category_code"].startswith("010")
+    assert 22.51 < incident["lat"] < 22.56 and 113.99 < incident["lon"] < 114.05
+    expect(taker.get_by_test_id("intake-description")).to_have_value("")  # ready for the next call
+    shot(taker, "02-intake-recorded")
+
+    # 派警: the row arrived on the dispatcher's screen without a reload.
+    row = desk.locator(f"[data-testid=queue-row][data-incident-id='{incident['id']}']")
+    expect(row).to_be_visible(timeout=TIMEOUT)
+    assert desk.get_by_test_id("queue-row").count() == before + 1
+    expect(row).to_have_attribute("data-status", "received")
+    row.click()
+    recs = desk.get_by_test_id("recommendation")
+    expect(recs.first).to_be_visible(timeout=TIMEOUT)
+    unit_id = int(recs.first.get_attribute("data-unit-id"))
+    expected = get(base, f"/incidents/{incident['id']}/recommendations", desk_tok, k=1)["units"][0]
+    assert unit_id == expected["unit_id"], "the screen offers the API's best unit first"
+    assert expected["eta_s"] is not None, "recommendation by road travel time"
+    expect(recs.first).to_contain_text("约")
+    expect(desk.locator(".leaflet-overlay-pane path, .leaflet-overlay-pane canvas").first).to_be_visible()
+    shot(desk, "03-dispatch-recommended")
+    desk.get_by_test_id("dispatch-selected").click()
+    instr_row = desk.get_by_test_id("detail-instruction")
+    expect(instr_row).to_have_count(1, timeout=TIMEOUT)
+    expect(instr_row.get_by_test_id("instruction-status")).to_have_text("待签收")
+    instruction_id = int(instr_row.get_attribute("data-instruction-id"))
+    expect(row).to_have_attribute("data-status", "dispatched", timeout=TIMEOUT)
+
+    # 民警: the phone page in its own browser context, sharing its position.
+    officer = officers[unit_id]
+    phone = new_page(390, 844, mobile=True, geolocation={"latitude": 22.5330, "longitude": 114.0270})
+    log_in(phone, base, officer, "/m")
+    card = phone.locator(f"[data-testid=order-card][data-instruction-id='{instruction_id}']")
+    expect(card).to_be_visible(timeout=TIMEOUT)
+    shot(phone, "04-phone-order")
+    steps = [("btn-ack", "已签收", "signed"), ("btn-en-route", "已出发", "en_route"),
+             ("btn-on-scene", "已到场", "on_scene"), ("btn-handled", "处置完毕", "handled")]
+    for button, label, status in steps:
+        card.get_by_test_id(button).click()
+        expect(card.get_by_test_id("order-status")).to_have_text(label, timeout=TIMEOUT)
+        # The dispatcher's screen follows every step live.
+        expect(instr_row).to_have_attribute("data-status", status, timeout=TIMEOUT)
+    card.get_by_test_id("btn-feedback").click()
+    phone.get_by_test_id("feedback-code").select_option("arrested")
+    phone.get_by_test_id("feedback-text").fill("嫌疑人已抓获，手机已追回")
+    shot(phone, "05-phone-feedback")
+    phone.get_by_test_id("feedback-submit").click()
+    expect(instr_row).to_have_attribute("data-status", "feedback", timeout=TIMEOUT)
+    expect(desk.get_by_test_id("instruction-feedback")).to_contain_text("嫌疑人已抓获", timeout=TIMEOUT)
+    expect(desk.get_by_test_id("detail-status")).to_have_text("已反馈", timeout=TIMEOUT)
+    expect(desk.get_by_test_id("timeline")).to_contain_text("反馈")
+    shot(desk, "06-desk-after-feedback")
+
+    # 结案 by the duty commander; the incident leaves every open queue live.
+    boss = new_page(1280, 720)
+    log_in(boss, base, "zhihui")
+    boss_row = boss.locator(f"[data-testid=queue-row][data-incident-id='{incident['id']}']")
+    boss_row.click()
+    boss.get_by_test_id("close-result").fill("抓获嫌疑人1名，移交刑警大队")
+    shot(boss, "07-commander-close")
+    boss.get_by_test_id("close-incident").click()
+    expect(boss.get_by_test_id("detail-status")).to_have_text("已结案", timeout=TIMEOUT)
+    expect(row).to_have_count(0, timeout=TIMEOUT)
+    final = get(base, f"/incidents/{incident['id']}", desk_tok)
+    assert final["status"] == "closed" and final["close_result"].startswith("抓获")
+    assert [i["status"] for i in final["instructions"]] == ["feedback"]
+    assert final["instructions"][0]["result_code"] == "arrested"
+    assert get(base, f"/units/{unit_id}", desk_tok)["position_at"] is not None, "the phone shared its position"
+    shot(desk, "08-desk-closed")
+
+
+def test_dropped_connection_misses_nothing(live_server: Any, proxy: Any, new_page: Any, shot: Any) -> None:
+    """The desk reaches the centre through a link that goes down: calls recorded meanwhile appear
+    once it is back, without a reload."""
+    page = new_page(1280, 720, also_origin=proxy.url)
+    log_in(page, proxy.url, "diaodu")
+    proxy.drop()
+    expect(page.get_by_test_id("conn-state")).to_have_text("重连中…", timeout=TIMEOUT)
+    tok = token(live_server.url, "jiejing")
+    ids = []
+    for k in range(2):
+        r = httpx.post(f"{live_server.url}/api/v1/incidents",
+                       headers={"Authorization": f"Bearer {tok}", "Idempotency-Key": str(uuid.uuid4())},
+                       json={"category_code": "0201", "description": f"断线期间的警情{k}",
+                             "caller_phone": "13900000000", "address": "深圳市福田区香梅路1号",
+                             "lat": 22.538, "lon": 114.028 + k * 0.002}, timeout=10)
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["id"])
+    for i in ids:
+        expect(page.locator(f"[data-testid=queue-row][data-incident-id='{i}']")).to_have_count(0)
+    proxy.restore()
+    expect(page.get_by_test_id("conn-state")).to_have_text("实时", timeout=TIMEOUT)
+    for i in ids:
+        expect(page.locator(f"[data-testid=queue-row][data-incident-id='{i}']")).to_be_visible(timeout=TIMEOUT)
+    shot(page, "09-after-reconnect")
+
+
+def test_english_switch_and_layouts(live_server: Any, new_page: Any, shot: Any) -> None:
+    base = live_server.url
+    page = new_page(1280, 720)
+    log_in(page, base, "zhihui")
+    no_horizontal_overflow(page)
+    page.get_by_test_id("lang-switch").click()
+    expect(page.get_by_test_id("tab-intake")).to_have_text("Intake")
+    expect(page.get_by_test_id("conn-state")).to_have_text("Live")
+    shot(page, "10-console-english")
+    page.get_by_test_id("lang-switch").click()
+    expect(page.get_by_test_id("tab-intake")).to_have_text("接警")
+    # The 警情清零 view is there for the duty commander.
+    page.get_by_test_id("queue-tab-backlog").click()
+    expect(page.get_by_test_id("queue-backlog")).to_be_attached()
+    narrow = new_page(390, 844, mobile=True)
+    log_in(narrow, base, "zhihui")
+    no_horizontal_overflow(narrow)
+    shot(narrow, "11-console-narrow")
+
+
+def test_intake_names_the_missing_field(live_server: Any, new_page: Any) -> None:
+    page = new_page(1280, 720)
+    log_in(page, live_server.url, "jiejing")
+    page.get_by_test_id("intake-description").fill("有人吵架")
+    page.get_by_test_id("intake-category").fill("不存在的类别")
+    page.keyboard.press("Control+Enter")
+    expect(page.get_by_test_id("error-category")).to_be_visible()
+    expect(page.get_by_test_id("toast")).to_have_count(0)
