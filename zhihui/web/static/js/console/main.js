@@ -107,7 +107,14 @@ function Console({ user }) {
     });
     mapRef.current = m;
     window.__zhihuiMap = m; // for the browser tests and the wall operator's console
-    api("/geo/basemap").then((b) => m.setBasemap(b)).catch((e) => toast(e.message, "error"));
+    api("/geo/basemap").then((b) => {
+      m.setBasemap(b);
+      if (!b.bounds) return;
+      // Every camera of the mapped area (the endpoint answers by radius; 5 km covers the district).
+      const [[s, w], [n, e]] = b.bounds;
+      api("/geo/cameras", { query: { near: `${(s + n) / 2},${(w + e) / 2}`, radius: 5000 } })
+        .then((c) => m.setCameras(c)).catch(() => {});
+    }).catch((e) => toast(e.message, "error"));
     api("/geo/jurisdictions").then((fc) => m.setJurisdictions(fc)).catch(() => {});
     api("/geo/places").then((p) => m.setPlaces(p)).catch(() => {});
     const ro = new ResizeObserver(() => m.invalidate());
@@ -201,9 +208,9 @@ function Console({ user }) {
 
   // Cameras near the selected incident (一键调用周边视频).
   useEffect(() => {
-    if (!selected || selected.lat === null) { setCameras([]); mapRef.current && mapRef.current.setCameras([]); return; }
+    if (!selected || selected.lat === null) { setCameras([]); mapRef.current && mapRef.current.highlightCameras([]); return; }
     api("/geo/cameras", { query: { near: `${selected.lat},${selected.lon}`, radius: 500 } })
-      .then((c) => { setCameras(c); mapRef.current && mapRef.current.setCameras(c, new Set(c.map((x) => x.id))); })
+      .then((c) => { setCameras(c); mapRef.current && mapRef.current.highlightCameras(c.map((x) => x.id)); })
       .catch(() => setCameras([]));
   }, [selectedId, selected && selected.lat, selected && selected.lon]);
 

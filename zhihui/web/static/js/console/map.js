@@ -17,15 +17,19 @@ export const TYPE_COLOURS = {
   "08": "#CC79A7", // 纠纷
   "09": "#7f7f7f", // 其他
 };
+const TYPE_NAMES = { "01": "type.01", "02": "type.02", "03": "type.03", "04": "type.04", "05": "type.05",
+  "06": "type.06", "07": "type.07", "08": "type.08", "09": "type.09" };
 export const typeColour = (code) => TYPE_COLOURS[(code || "").slice(0, 2)] || "#7f7f7f";
 
 const UNIT_COLOURS = { available: "#009E73", assigned: "#E69F00", en_route: "#E69F00", on_scene: "#0072B2",
   off_duty: "#9a9a9a" };
 
+// Muted roads so that the incident colours stay the loudest thing on the map.
 const ROAD_STYLE = {
-  1: { color: "#f3c26b", weight: 6 }, 2: { color: "#f7dc9c", weight: 4.5 }, 3: { color: "#ffffff", weight: 3.5 },
+  1: { color: "#fbe7b0", weight: 7 }, 2: { color: "#fdf1cf", weight: 5 }, 3: { color: "#ffffff", weight: 3.5 },
   4: { color: "#ffffff", weight: 2 }, 5: { color: "#e4e0d8", weight: 1 },
 };
+const CASING = "#c8bfae";
 
 export class WallMap {
   constructor(el, { onIncidentClick, onMapClick }) {
@@ -58,7 +62,26 @@ export class WallMap {
     this.buildControl();
   }
 
+  buildLegend() {
+    if (this.legend) this.legend.remove();
+    const Legend = L.Control.extend({
+      onAdd: () => {
+        const div = L.DomUtil.create("div", "legend");
+        div.setAttribute("data-testid", "map-legend");
+        const types = Object.entries(TYPE_NAMES).map(([code, names]) =>
+          `<span><i style="background:${TYPE_COLOURS[code]}"></i>${escapeHtml(t(names))}</span>`).join("");
+        const units = ["available", "en_route", "on_scene"].map((st) =>
+          `<span><i class="sq" style="background:${UNIT_COLOURS[st]}"></i>${escapeHtml(t("ustatus." + st))}</span>`).join("");
+        div.innerHTML = `<div>${types}</div><div>${units}<span><i class="ring"></i>${escapeHtml(t("overdue"))}</span></div>`;
+        L.DomEvent.disableClickPropagation(div);
+        return div;
+      },
+    });
+    this.legend = new Legend({ position: "bottomleft" }).addTo(this.map);
+  }
+
   buildControl() {
+    this.buildLegend();
     if (this.control) this.control.remove();
     const overlays = {};
     for (const k of ["roads", "districts", "jurisdictions", "incidents", "units", "cameras", "places", "routes"]) {
@@ -80,7 +103,7 @@ export class WallMap {
       const feats = { type: "FeatureCollection", features: byRank(r) };
       if (r <= 4) {
         L.geoJSON(feats, { renderer: this.renderer, interactive: false,
-          style: { color: "#c9c2b4", weight: ROAD_STYLE[r].weight + 1.5, lineCap: "round" } }).addTo(this.layers.roads);
+          style: { color: CASING, weight: ROAD_STYLE[r].weight + 1.5, lineCap: "round" } }).addTo(this.layers.roads);
       }
       L.geoJSON(feats, { renderer: this.renderer, interactive: false,
         style: { ...ROAD_STYLE[r], lineCap: "round", lineJoin: "round" } }).addTo(this.layers.roads);
@@ -131,9 +154,19 @@ export class WallMap {
     }
   }
 
+  // All cameras stay on the map; the ones near the selected incident are highlighted.
   setCameras(cameras, highlight = new Set()) {
+    this.allCameras = cameras;
+    this.drawCameras(highlight);
+  }
+
+  highlightCameras(ids) {
+    this.drawCameras(new Set(ids));
+  }
+
+  drawCameras(highlight) {
     this.layers.cameras.clearLayers();
-    for (const c of cameras) {
+    for (const c of this.allCameras || []) {
       const hot = highlight.has(c.id);
       L.marker([c.lat, c.lon], {
         keyboard: false,
@@ -154,10 +187,12 @@ export class WallMap {
       const style = {
         renderer: this.renderer,
         radius: inc.id === this.selectedId ? 13 : (fresh ? 10 : 8),
-        color: overdueIds.has(inc.id) ? "#c00000" : (inc.id === this.selectedId ? "#000" : "#ffffff"),
+        color: overdueIds.has(inc.id) ? "#c00000" : (inc.id === this.selectedId || inc.status === "received" ? "#000" : "#ffffff"),
         weight: overdueIds.has(inc.id) || inc.id === this.selectedId ? 4 : (fresh ? 3 : 2),
         fillColor: typeColour(inc.category_code),
-        fillOpacity: inc.status === "received" ? 0.95 : 0.6,
+        fillOpacity: 0.95,
+        // Not yet dispatched: a dashed ring, so waiting calls stand out on the wall.
+        dashArray: inc.status === "received" && !overdueIds.has(inc.id) && inc.id !== this.selectedId ? "4 3" : null,
       };
       let m = this.incidentMarkers.get(inc.id);
       if (!m) {
