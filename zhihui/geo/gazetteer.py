@@ -676,6 +676,15 @@ class Gazetteer:
         k = int(np.argmin(d))
         return float(cum[k] + r[k] * (cum[k + 1] - cum[k])), float(d[k])
 
+    def road_length(self, road: GazetteerEntry) -> float:
+        """Metres along the street's axis (the line house numbers are counted on)."""
+        return float(road.props["_axis_t"][-1])
+
+    def point_along(self, road: GazetteerEntry, metres: float) -> tuple[float, float]:
+        """(lat, lon) `metres` along the street's axis from its numbering origin."""
+        cum = road.props["_axis_t"]
+        return _at(road.props["_axis"], cum, min(max(metres, 0.0), cum[-1]))
+
     def interpolate(self, road: GazetteerEntry, number: int) -> tuple[float, float, float, str]:
         """Estimated (lat, lon, precision_m, method) of house `number` on `road`.
 

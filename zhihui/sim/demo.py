@@ -25,6 +25,7 @@ import contextlib
 import logging
 import math
 import random
+import re
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
@@ -42,7 +43,10 @@ from zhihui.core.auth import Role, User
 from zhihui.core.config import Settings, load_settings
 from zhihui.core.migrate import upgrade
 from zhihui.core.store import Database, is_sqlite
+from zhihui.geo.gazetteer import Gazetteer, GazetteerEntry
+from zhihui.geo.gazetteer import load_default as load_gazetteer
 from zhihui.incidents.categories import Category, CategoryTree, categories
+from zhihui.sim.places import HOUSE_SPACING_M
 from zhihui.sim.seed import DEMO_PASSWORD, DEMO_USERS, seed_demo
 
 log = logging.getLogger("zhihui.sim.demo")
@@ -50,9 +54,10 @@ log = logging.getLogger("zhihui.sim.demo")
 SPEED = 1.0  # 1.0 = real time for the live demo; tests pass a large factor
 API = "/api/v1"
 
-# Central Futian (the demo city): every simulated call lies inside this box.
-LAT_RANGE = (22.52, 22.56)
-LON_RANGE = (114.03, 114.09)
+# Western central Futian (the demo city): the extent of the road graph in ../shared/data, so every
+# simulated call, unit and camera lies on the streets the wall map draws and routing knows.
+LAT_RANGE = (22.517, 22.551)
+LON_RANGE = (113.997, 114.040)
 
 # Wall-clock floors: however large `speed` is, the simulator must not hammer the single SQLite
 # connection with polls and position reports.
@@ -76,24 +81,22 @@ class Street:
     max_number: int
 
 
-# Approximate courses of real streets in central Futian (east-west roads by latitude, north-south
-# roads by longitude), so that the address of a call and its coordinates roughly agree.
+# Used only when no road graph is available: approximate straight courses of real streets inside the
+# box. With the graph, callers name the gazetteer's real streets (see DemoCity.location).
 STREETS = (
-    Street("深南大道", (22.5405, 114.0310), (22.5420, 114.0890), 7000),
-    Street("红荔路", (22.5490, 114.0400), (22.5480, 114.0890), 3000),
-    Street("莲花路", (22.5560, 114.0400), (22.5545, 114.0700), 2000),
-    Street("北环大道", (22.5590, 114.0320), (22.5595, 114.0880), 9000),
-    Street("福华路", (22.5365, 114.0480), (22.5370, 114.0700), 500),
-    Street("福中路", (22.5420, 114.0480), (22.5425, 114.0680), 400),
-    Street("滨河大道", (22.5260, 114.0320), (22.5280, 114.0880), 9000),
-    Street("新洲路", (22.5220, 114.0430), (22.5590, 114.0440), 2000),
-    Street("益田路", (22.5220, 114.0550), (22.5580, 114.0560), 6000),
-    Street("金田路", (22.5220, 114.0600), (22.5580, 114.0605), 4000),
-    Street("彩田路", (22.5220, 114.0650), (22.5590, 114.0660), 7000),
-    Street("华强北路", (22.5400, 114.0850), (22.5530, 114.0855), 2000),
-    Street("香梅路", (22.5410, 114.0345), (22.5500, 114.0355), 1000),
-    Street("景田路", (22.5440, 114.0398), (22.5560, 114.0400), 200),
+    Street("深南大道", (22.5410, 114.0010), (22.5400, 114.0395), 800),
+    Street("红荔路", (22.5490, 114.0190), (22.5450, 114.0399), 400),
+    Street("滨河大道", (22.5310, 114.0090), (22.5300, 114.0316), 400),
+    Street("香蜜湖路", (22.5390, 114.0285), (22.5285, 114.0230), 300),
+    Street("农林路", (22.5494, 114.0139), (22.5380, 114.0066), 300),
+    Street("福荣路", (22.5167, 114.0162), (22.5310, 114.0366), 500),
+    Street("香梅路", (22.5414, 114.0350), (22.5501, 114.0355), 200),
 )
+# Streets callers name when the graph is there: real named roads, not interchanges or side roads.
+_NOT_AN_ADDRESS = re.compile(r"(立交|辅路|辅道|匝道|隧道|桥)$")
+_ADDRESS_CLASSES = frozenset({"trunk", "primary", "secondary", "tertiary", "residential", "unclassified",
+                              "living_street"})
+MIN_STREET_M = 250.0
 PLACES = ("小区门口", "地铁站出口", "商场一楼", "公交站旁", "写字楼大堂", "城中村巷子里", "十字路口",
           "便利店内", "地下停车场", "公园东门", "餐馆门前", "学校附近")
 DIRECTIONS = ("东", "南", "西", "北")
@@ -180,6 +183,8 @@ class DemoCity:
     def __init__(self, tree: CategoryTree, rng: random.Random) -> None:
         self.tree = tree
         self.rng = rng
+        self._streets: list[tuple[GazetteerEntry, float]] | None = None
+        self._gazetteer: Gazetteer | None = None
         # Calls are about specific matters, so pick the finest codes (leaves of the tree).
         leaves = [c for c in tree.nodes.values() if not tree.children(c.code)]
         police = [c for c in leaves if c.police]
@@ -205,8 +210,41 @@ class DemoCity:
             return None  # many callers do not give a name
         return self.rng.choice(SURNAMES) + self.rng.choice(("先生", "女士"))
 
+    def streets(self) -> list[tuple[GazetteerEntry, float]]:
+        """(road, length) of the streets callers name, from the gazetteer (loaded on first use)."""
+        if self._streets is None:
+            gaz = load_gazetteer()
+            self._gazetteer = gaz
+            self._streets = []
+            for e in gaz.entries:
+                if e.kind != "road" or _NOT_AN_ADDRESS.search(e.name):
+                    continue
+                if not set(e.props.get("highway") or ()) & _ADDRESS_CLASSES:
+                    continue
+                if not (LAT_RANGE[0] <= e.lat <= LAT_RANGE[1] and LON_RANGE[0] <= e.lon <= LON_RANGE[1]):
+                    continue
+                length = gaz.road_length(e)
+                if length >= MIN_STREET_M:
+                    self._streets.append((e, length))
+            self._streets.sort(key=lambda x: x[0].name)
+        return self._streets
+
+    def street_names(self) -> list[str]:
+        return [e.name for e, _ in self.streets()] or [s.name for s in STREETS]
+
     def location(self) -> tuple[str, float, float]:
-        """A house number on a real street, and a point on (near) that street inside the box."""
+        """A house number on a real street and the caller's point there (a few tens of metres off),
+        placed by the gazetteer's own house-number interpolation, so that the address the call-taker
+        types and the point the phone reports agree the way they would in the city."""
+        streets = self.streets()
+        if streets:
+            road, length = self.rng.choices(streets, weights=[n for _, n in streets])[0]
+            number = self.rng.randint(1, max(1, int(length // HOUSE_SPACING_M) * 2))
+            assert self._gazetteer is not None
+            lat, lon, _, _ = self._gazetteer.interpolate(road, number)
+            lat = min(max(lat + self.rng.uniform(-0.00015, 0.00015), LAT_RANGE[0]), LAT_RANGE[1])
+            lon = min(max(lon + self.rng.uniform(-0.00015, 0.00015), LON_RANGE[0]), LON_RANGE[1])
+            return f"深圳市福田区{road.name}{number}号", round(lat, 6), round(lon, 6)
         street = self.rng.choice(STREETS)
         t = self.rng.random()
         lat = street.start[0] + t * (street.end[0] - street.start[0]) + self.rng.uniform(-0.0008, 0.0008)
@@ -772,7 +810,8 @@ def banner(base_url: str, database_url: str, officers: Sequence[str], rate_per_m
 {line}
  zhihui 情指行一体化平台 · 演示指挥中心 (福田)   demo command centre (Futian, Shenzhen)
 {line}
- 地址 URL:           {base_url}/
+ 指挥中心 console:   {base_url}/      (log in as diaodu, zhihui or jiejing)
+ 民警手机 phone page: {base_url}/m     (log in as an officer, e.g. {officers[0] if officers else "mj101"})
  接口文档 API docs:  {base_url}/api/v1/docs
  数据库 database:    {where}
 
