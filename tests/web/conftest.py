@@ -67,9 +67,10 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def live_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """The real app (background timers on) in a thread, on a migrated database seeded with the demo
-    bureau: stations, units, cameras, desk users and one officer account per unit."""
+    bureau: stations, units, cameras, desk users and one officer account per unit. A test module may
+    set LIVE_SETTINGS (load_settings overrides, e.g. short deadlines)."""
     tmp = tmp_path_factory.mktemp("web")
     saved = {k: os.environ.get(k) for k in ("ZHIHUI_SECRET_FILE", "ZHIHUI_SECRET_KEY")}
     os.environ["ZHIHUI_SECRET_FILE"] = str(tmp / "secret.key")
@@ -83,7 +84,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     else:
         url = sqlite_url(tmp / "web.db")
     _run(prepare_database(url))
-    settings = load_settings(database_url=url)
+    settings = load_settings(database_url=url, **getattr(request.module, "LIVE_SETTINGS", {}))
     port = _free_port()
     config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
                             loop="asyncio", lifespan="on")

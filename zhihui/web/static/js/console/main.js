@@ -13,6 +13,7 @@ import { Queue } from "./queue.js";
 import { Clock, Toasts, toast } from "./ui.js";
 
 const OPEN = new Set(["received", "dispatched", "on_scene", "handled"]);
+const ACTIVE_ORDERS = ["sent", "signed", "en_route", "on_scene", "handled"];
 
 function Login() {
   const [username, setUsername] = useState("");
@@ -72,7 +73,7 @@ function Console({ user }) {
   const mapRef = useRef(null);
   const [incidents, setIncidents] = useState({});
   const [units, setUnits] = useState({});
-  const [overdue, setOverdue] = useState([]);
+  const [orders, setOrders] = useState([]);
   const [cameras, setCameras] = useState([]);
   const [selectedId, setSelectedId] = useState(null);
   const [tab, setTab] = useState("intake");
@@ -90,8 +91,9 @@ function Console({ user }) {
     const rows = await api("/units");
     setUnits(Object.fromEntries(rows.map((r) => [r.id, r])));
   }, []);
+  // Every order not yet answered (指令跟踪); the overdue ones are those the server has flagged.
   const loadOverdue = useCallback(async () => {
-    setOverdue(await api("/instructions", { query: { overdue: true, limit: 500 } }));
+    setOrders(await api("/instructions", { query: { status: ACTIVE_ORDERS, limit: 1000 } }));
   }, []);
   const reloadAll = useCallback(() => {
     Promise.all([loadIncidents(), loadUnits(), loadOverdue()]).catch((e) => toast(t("err.generic", { msg: e.message }), "error"));
@@ -176,6 +178,7 @@ function Console({ user }) {
   }, []);
 
   const list = Object.values(incidents);
+  const overdue = orders.filter((o) => o.sign_overdue || o.feedback_overdue);
   const overdueIncidents = new Set(overdue.map((i) => i.incident_id));
   const selected = selectedId ? incidents[selectedId] : null;
 
@@ -185,7 +188,7 @@ function Console({ user }) {
     if (!m) return;
     m.selectedId = selectedId;
     m.setIncidents(list, Date.now(), overdueIncidents);
-  }, [incidents, overdue, selectedId]);
+  }, [incidents, orders, selectedId]);
   useEffect(() => { mapRef.current && mapRef.current.setUnits(Object.values(units)); }, [units]);
   useEffect(() => {
     const m = mapRef.current;
@@ -197,7 +200,7 @@ function Console({ user }) {
   useEffect(() => {
     const id = setInterval(() => mapRef.current && mapRef.current.setIncidents(Object.values(incidents), Date.now(), overdueIncidents), 30000);
     return () => clearInterval(id);
-  }, [incidents, overdue]);
+  }, [incidents, orders]);
 
   // Routes belong to the incident on screen: hidden while the intake form is up.
   useEffect(() => {
@@ -270,7 +273,7 @@ function Console({ user }) {
     <section class="mapwrap" aria-label="map"><div class="map" ref=${mapEl} data-testid="map"></div>
       ${pick.picking && html`<div class="pick-hint" role="status">${t("intake.point.picking")}</div>`}
     </section>
-    <${Queue} incidents=${list} overdue=${overdue} overdueIncidents=${overdueIncidents} selectedId=${selectedId}
+    <${Queue} incidents=${list} byId=${incidents} orders=${orders} overdue=${overdue} overdueIncidents=${overdueIncidents} selectedId=${selectedId}
       onSelect=${select} user=${user} />
     <${Toasts} />
   </div>`;

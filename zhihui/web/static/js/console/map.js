@@ -34,7 +34,7 @@ const CASING = "#c8bfae";
 export class WallMap {
   constructor(el, { onIncidentClick, onMapClick }) {
     this.map = L.map(el, { preferCanvas: true, zoomControl: true, attributionControl: true, minZoom: 12,
-      maxZoom: 19, zoomSnap: 0.5 });
+      maxZoom: 19, zoomSnap: 0.25, zoomDelta: 0.5 });
     this.map.attributionControl.setPrefix(false);
     this.map.setView([22.534, 114.02], 15);
     this.onIncidentClick = onIncidentClick;
@@ -58,6 +58,7 @@ export class WallMap {
     this.unitMarkers = new Map();
     this.selectedId = null;
     this.map.on("click", (e) => this.onMapClick && this.onMapClick(e.latlng.lat, e.latlng.lng));
+    this.map.on("zoomend", () => this.drawCameras(this.highlighted || new Set()));
     this.control = null;
     this.buildControl();
   }
@@ -133,7 +134,10 @@ export class WallMap {
     };
     this.map.on("zoomend overlayadd overlayremove", showLabels);
     showLabels();
-    if (base.bounds) this.map.fitBounds(base.bounds, { padding: [10, 10] });
+    if (base.bounds) {
+      this.map.invalidateSize(); // the grid may have settled since the map was made
+      this.map.fitBounds(base.bounds, { padding: [4, 4] });
+    }
     this.map.attributionControl.addAttribution(t("map.roads") + " © OpenStreetMap");
   }
 
@@ -165,9 +169,13 @@ export class WallMap {
   }
 
   drawCameras(highlight) {
+    this.highlighted = highlight;
     this.layers.cameras.clearLayers();
+    // Zoomed out, only the cameras near the selected incident: dozens of dots would hide the streets.
+    const all = this.map.getZoom() >= 15.5;
     for (const c of this.allCameras || []) {
       const hot = highlight.has(c.id);
+      if (!hot && !all) continue;
       L.marker([c.lat, c.lon], {
         keyboard: false,
         icon: L.divIcon({ className: "cam-icon" + (hot ? " hot" : ""), html: "◉", iconSize: [16, 16] }),

@@ -46,7 +46,30 @@ function Row({ inc, now, overdue, selected, onSelect }) {
   </li>`;
 }
 
-export function Queue({ incidents, overdue, overdueIncidents, selectedId, onSelect, user }) {
+// 指令跟踪: every order not yet answered, the nearest deadline first (sign-off, then feedback).
+function nextDeadline(o) {
+  return o.status === "sent" ? o.sign_deadline : o.feedback_deadline;
+}
+
+function OrderRow({ o, inc, now, onSelect }) {
+  const left = (Date.parse(nextDeadline(o)) - now) / 1000;
+  const late = o.sign_overdue || o.feedback_overdue || left < 0;
+  return html`<li class=${"orow" + (late ? " overdue" : "")} tabindex="0" data-testid="order-row" data-instruction-id=${o.id}
+    data-status=${o.status} onClick=${() => onSelect(o.incident_id)}
+    onKeyDown=${(e) => { if (e.key === "Enter") onSelect(o.incident_id); }}>
+    <div class="qmain">
+      <div class="qtop"><b>${o.unit_call_sign || "—"}</b>&nbsp;<span class=${"st ist-" + o.status}>${t("istatus." + o.status)}</span>
+        ${o.sign_overdue && html`<span class="badge overdue">${t("event.instruction.sign_overdue")}</span>`}
+        ${o.feedback_overdue && html`<span class="badge overdue">${t("event.instruction.feedback_overdue")}</span>`}</div>
+      <div class="qaddr">${inc ? `${inc.category_label.split("/").slice(-1)[0]} · ${inc.address || ""}` : o.content}</div>
+      <div class="qmeta">${o.kind_label} · ${fmtTime(o.issued_at, { seconds: false })}
+        · ${o.status === "sent" ? t("detail.sign_by") : t("detail.feedback_by")}</div>
+    </div>
+    <span class=${"timer" + (late ? " late" : "")}>${fmtDuration(left)}</span>
+  </li>`;
+}
+
+export function Queue({ incidents, byId, orders, overdue, overdueIncidents, selectedId, onSelect, user }) {
   const now = useNow(1000);
   const [tab, setTab] = useState("open");
   const [backlog, setBacklog] = useState(null);
@@ -62,12 +85,14 @@ export function Queue({ incidents, overdue, overdueIncidents, selectedId, onSele
   let rows;
   if (tab === "open") rows = sortQueue(incidents);
   else if (tab === "overdue") rows = sortQueue(incidents.filter((i) => overdueIncidents.has(i.id)));
-  else rows = backlog && !backlog.error ? sortQueue(backlog) : [];
+  else if (tab === "backlog") rows = backlog && !backlog.error ? sortQueue(backlog) : [];
+  else rows = [];
 
   return html`<aside class="queue" aria-label=${t("queue.title")}>
     <nav class="tabs" role="tablist">
       <button role="tab" data-testid="queue-tab-open" aria-selected=${tab === "open"} onClick=${() => setTab("open")}>${t("queue.open")} <b>${incidents.length}</b></button>
       <button role="tab" data-testid="queue-tab-overdue" aria-selected=${tab === "overdue"} class=${overdue.length ? "alarm" : ""} onClick=${() => setTab("overdue")}>${t("queue.overdue")} <b>${overdue.length}</b></button>
+      <button role="tab" data-testid="queue-tab-orders" aria-selected=${tab === "orders"} onClick=${() => setTab("orders")}>${t("queue.orders")} <b>${orders.length}</b></button>
       <button role="tab" data-testid="queue-tab-backlog" aria-selected=${tab === "backlog"} onClick=${() => setTab("backlog")}>${t("queue.backlog")}</button>
     </nav>
     ${tab === "overdue" && overdue.length > 0 && html`<ul class="overdue-list" data-testid="overdue-list">
@@ -75,10 +100,14 @@ export function Queue({ incidents, overdue, overdueIncidents, selectedId, onSele
         <b>${o.unit_call_sign || ""}</b> ${o.sign_overdue ? t("event.instruction.sign_overdue") : t("event.instruction.feedback_overdue")}
         · ${t("istatus." + o.status)}</li>`)}</ul>`}
     ${tab === "backlog" && backlog && backlog.error && html`<p class="muted pad">${t("queue.forbidden")}</p>`}
-    <ul class="qlist" data-testid=${"queue-" + tab}>
+    ${tab === "orders" && html`<ul class="qlist" data-testid="queue-orders">
+      ${[...orders].sort((a, b) => Date.parse(nextDeadline(a)) - Date.parse(nextDeadline(b))).map((o) =>
+        html`<${OrderRow} key=${o.id} o=${o} inc=${byId[o.incident_id]} now=${now} onSelect=${onSelect} />`)}
+    </ul>`}
+    <ul class="qlist" data-testid=${"queue-" + tab} hidden=${tab === "orders"}>
       ${rows.map((inc) => html`<${Row} key=${inc.id} inc=${inc} now=${now} overdue=${overdueIncidents.has(inc.id)}
         selected=${inc.id === selectedId} onSelect=${onSelect} />`)}
     </ul>
-    ${rows.length === 0 && !(backlog && backlog.error && tab === "backlog") && html`<p class="muted pad">${t("queue.empty")}</p>`}
+    ${rows.length === 0 && tab !== "orders" && !(backlog && backlog.error && tab === "backlog") && html`<p class="muted pad">${t("queue.empty")}</p>`}
   </aside>`;
 }
