@@ -29,8 +29,8 @@ function Row({ inc, now, overdue, selected, onSelect }) {
       if (next) next.focus();
     }
   };
-  return html`<li class=${cls} tabindex="0" data-testid="queue-row" data-incident-id=${inc.id} data-status=${inc.status}
-    aria-selected=${selected} onClick=${() => onSelect(inc.id)} onKeyDown=${onKey}>
+  return html`<li class=${cls} tabindex="0" role="option" data-testid="queue-row" data-incident-id=${inc.id} data-status=${inc.status}
+    aria-selected=${selected ? "true" : "false"} onClick=${() => onSelect(inc.id)} onKeyDown=${onKey}>
     <span class="swatch" style=${{ background: typeColour(inc.category_code) }}></span>
     <div class="qmain">
       <div class="qtop"><span class=${"badge lvl" + inc.level}>${t("level." + inc.level)}</span>
@@ -104,7 +104,7 @@ export function Queue({ incidents, byId, orders, overdue, overdueIncidents, sele
       ${[...orders].sort((a, b) => Date.parse(nextDeadline(a)) - Date.parse(nextDeadline(b))).map((o) =>
         html`<${OrderRow} key=${o.id} o=${o} inc=${byId[o.incident_id]} now=${now} onSelect=${onSelect} />`)}
     </ul>`}
-    <ul class="qlist" data-testid=${"queue-" + tab} hidden=${tab === "orders"}>
+    <ul class="qlist" role="listbox" aria-label=${t("queue.title")} data-testid=${"queue-" + tab} hidden=${tab === "orders"}>
       ${rows.map((inc) => html`<${Row} key=${inc.id} inc=${inc} now=${now} overdue=${overdueIncidents.has(inc.id)}
         selected=${inc.id === selectedId} onSelect=${onSelect} />`)}
     </ul>
