@@ -201,3 +201,25 @@ def test_intake_names_the_missing_field(live_server: Any, new_page: Any) -> None
     page.keyboard.press("Control+Enter")
     expect(page.get_by_test_id("error-category")).to_be_visible()
     expect(page.get_by_test_id("toast")).to_have_count(0)
+
+
+def test_wall_display_mode(live_server: Any, new_page: Any, shot: Any) -> None:
+    """大屏: the map and the queue only, large type, no forms; kept across reloads."""
+    page = new_page(1920, 1080)
+    log_in(page, live_server.url, "lingdao")
+    page.get_by_test_id("wall-switch").click()
+    expect(page.get_by_test_id("intake-form")).to_be_hidden()
+    expect(page.get_by_test_id("map")).to_be_visible()
+    box = page.get_by_test_id("map").bounding_box()
+    assert box and box["width"] > 1200, box
+    size = page.evaluate("() => getComputedStyle(document.querySelector('[data-testid=console]')).fontSize")
+    assert float(size.rstrip("px")) >= 18
+    page.reload()
+    expect(page.get_by_test_id("console")).to_have_class(re.compile(r"\bwall\b"))
+    expect(page.get_by_test_id("conn-state")).to_have_text("实时", timeout=TIMEOUT)
+    expect(page.locator(".unit-icon").first).to_be_visible(timeout=TIMEOUT)
+    expect(page.locator(".road-label").first).to_be_visible(timeout=TIMEOUT)
+    no_horizontal_overflow(page)
+    shot(page, "13-wall-display")
+    page.get_by_test_id("wall-switch").click()
+    expect(page.get_by_test_id("intake-form")).to_be_visible()

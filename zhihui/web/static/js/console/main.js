@@ -51,7 +51,7 @@ function Login() {
   </main>`;
 }
 
-function Header({ user, conn, stats }) {
+function Header({ user, conn, stats, wall, setWall }) {
   return html`<header class="top">
     <div class="brand">${t("console.title")}</div>
     <div class="stats" aria-live="polite">
@@ -63,6 +63,7 @@ function Header({ user, conn, stats }) {
     <${Clock} />
     <span class=${"conn conn-" + conn} data-testid="conn-state" role="status">${t("conn." + conn)}</span>
     <span class="who" data-testid="who">${user.full_name} · ${user.role_label}</span>
+    <button class="link" data-testid="wall-switch" aria-pressed=${wall ? "true" : "false"} onClick=${() => setWall(!wall)}>${t(wall ? "wall.off" : "wall.on")}</button>
     <button class="link" data-testid="lang-switch" onClick=${() => setLang(getLang() === "zh" ? "en" : "zh")}>${t("lang.switch")}</button>
     <button class="link" data-testid="logout" onClick=${logout}>${t("logout")}</button>
   </header>`;
@@ -79,6 +80,10 @@ function Console({ user }) {
   const [tab, setTab] = useState("intake");
   const [conn, setConn] = useState("connecting");
   const [pick, setPick] = useState({ picking: false, lat: null, lon: null });
+  // 大屏 (wall display): map and queue only, larger type; ?wall=1 in the URL or the header switch.
+  const [wall, setWallState] = useState(new URLSearchParams(location.search).get("wall") === "1"
+    || localStorage.getItem("zhihui.wall") === "1");
+  const setWall = (on) => { localStorage.setItem("zhihui.wall", on ? "1" : "0"); setWallState(on); };
   const [version, setVersion] = useState(0); // bumps when the selected incident changed on the server
   const pickRef = useRef(pick);
   pickRef.current = pick;
@@ -252,8 +257,10 @@ function Console({ user }) {
     freeUnits: Object.values(units).filter((u) => u.status === "available").length,
   };
 
-  return html`<div class="console">
-    <${Header} user=${user} conn=${conn} stats=${stats} />
+  useEffect(() => { mapRef.current && mapRef.current.invalidate(); }, [wall]);
+
+  return html`<div class=${"console" + (wall ? " wall" : "")} data-testid="console">
+    <${Header} user=${user} conn=${conn} stats=${stats} wall=${wall} setWall=${setWall} />
     <section class="work" aria-label=${t("tab.intake")}>
       <nav class="tabs" role="tablist">
         <button role="tab" data-testid="tab-intake" aria-selected=${tab === "intake"} onClick=${() => setTab("intake")}>${t("tab.intake")}</button>

@@ -146,8 +146,15 @@ export class WallMap {
     L.geoJSON(fc, {
       renderer: this.renderer, interactive: false,
       style: { color: "#3b6ea5", weight: 1.5, fillColor: "#3b6ea5", fillOpacity: 0.04 },
-      onEachFeature: (f, layer) => layer.bindTooltip(f.properties.name, { permanent: false, direction: "center" }),
     }).addTo(this.layers.jurisdictions);
+    // Station names at the station (or the area's centre), always shown: the wall reads by area.
+    for (const f of fc.features) {
+      const p = f.properties;
+      const at = p.lat !== null && p.lat !== undefined ? [p.lat, p.lon] : L.geoJSON(f).getBounds().getCenter();
+      L.marker(at, { interactive: false, keyboard: false,
+        icon: L.divIcon({ className: "area-label", html: escapeHtml(p.name), iconSize: null }) })
+        .addTo(this.layers.jurisdictions);
+    }
   }
 
   setPlaces(places) {

@@ -96,6 +96,8 @@ register({
   "type.07": ["举报投诉", "Reports"],
   "type.08": ["纠纷", "Disputes"],
   "type.09": ["其他", "Other"],
+  "wall.on": ["大屏", "Wall"],
+  "wall.off": ["退出大屏", "Desk view"],
   "help.title": ["快捷键", "Keyboard"],
   "channel.110": ["110", "110"],
   "channel.119": ["119", "119"],
