@@ -5,6 +5,7 @@ import { html, useState, useEffect, useCallback } from "/static/vendor/preact-ht
 import { api } from "../api.js";
 import { t, fmtTime, fmtDuration, fmtDistance, getLang } from "../i18n.js";
 import { toast, useNow } from "./ui.js";
+import { categoryLabel } from "./categories.js";
 
 const OPEN = new Set(["received", "dispatched", "on_scene", "handled"]);
 let resultCodes = null;
@@ -122,7 +123,7 @@ export function DetailPanel({ id, version, user, map, cameras, units }) {
   return html`<article class="detail" data-testid="incident-detail" data-incident-id=${inc.id} data-status=${inc.status}>
     <header>
       <h2><span class=${"badge lvl" + inc.level}>${t("level." + inc.level)}</span>
-        ${inc.urgent && html`<span class="badge urgent">${t("urgent")}</span>`} ${inc.category_label}</h2>
+        ${inc.urgent && html`<span class="badge urgent">${t("urgent")}</span>`} ${categoryLabel(inc.category_code, inc.category_label)}</h2>
       <div class="muted">${inc.number} · <span class=${"st st-" + inc.status} data-testid="detail-status">${t("status." + inc.status)}</span></div>
     </header>
     <dl class="facts">

@@ -5,22 +5,7 @@ import { html, useState, useEffect, useRef, useMemo } from "/static/vendor/preac
 import { api, idempotencyKey } from "../api.js";
 import { t, fmtDistance, getLang } from "../i18n.js";
 import { toast } from "./ui.js";
-
-let categoryCache = null;
-async function loadCategories() {
-  if (!categoryCache) {
-    const tree = await api("/meta/categories");
-    const flat = [];
-    const walk = (nodes, path) => nodes.forEach((n) => {
-      const label = [...path, n.name].join("/");
-      flat.push({ code: n.code, label, level: n.level, urgent: n.urgent, police: n.police, leaf: !n.children.length });
-      walk(n.children, [...path, n.name]);
-    });
-    walk(tree, []);
-    categoryCache = flat;
-  }
-  return categoryCache;
-}
+import { categoryLabel, loadCategories } from "./categories.js";
 
 const CHANNELS = ["110", "119", "122", "12110-SMS", "internet", "12345", "alarm"];
 const EMPTY = { phone: "", name: "", channel: "110", address: "", description: "", category: "", level: "", urgent: null };
@@ -42,7 +27,7 @@ export function IntakePanel({ pick, setPick, incidents, onRecorded, onOpen }) {
   const categoryCode = useMemo(() => {
     const code = (form.category.trim().split(/\s+/)[0] || "");
     if (byCode[code]) return code;
-    const exact = cats.find((c) => c.label === form.category.trim());
+    const exact = cats.find((c) => c.label === form.category.trim() || c.enLabel === form.category.trim());
     return exact ? exact.code : null;
   }, [form.category, byCode]);
 
@@ -87,7 +72,7 @@ export function IntakePanel({ pick, setPick, incidents, onRecorded, onOpen }) {
         }
         if (!categoryTouched && a.classification && a.classification.confident && a.category_code) {
           const c = byCode[a.category_code];
-          if (c) setForm((f) => ({ ...f, category: `${c.code} ${c.label}` }));
+          if (c) setForm((f) => ({ ...f, category: `${c.code} ${getLang() === "en" ? c.enLabel : c.label}` }));
         }
       } catch (e) {
         if (my === seq.current) setAnalysis({ error: e.message });
@@ -102,7 +87,7 @@ export function IntakePanel({ pick, setPick, incidents, onRecorded, onOpen }) {
     const c = byCode[code];
     if (!c) return;
     setCategoryTouched(true);
-    setForm((f) => ({ ...f, category: `${c.code} ${c.label}` }));
+    setForm((f) => ({ ...f, category: `${c.code} ${getLang() === "en" ? c.enLabel : c.label}` }));
   };
   const candidates = (analysis && analysis.address && analysis.address.geocode && analysis.address.geocode.candidates) || [];
   const chooseCandidate = (c) => setPick({ picking: false, lat: c.lat, lon: c.lon, source: "candidate", label: c.name });
@@ -210,10 +195,10 @@ export function IntakePanel({ pick, setPick, incidents, onRecorded, onOpen }) {
     <label>${t("intake.category")}<input data-testid="intake-category" list="category-list" value=${form.category}
       placeholder=${t("intake.category.placeholder")} onInput=${(e) => { setCategoryTouched(true); set("category")(e); }}
       aria-invalid=${!!errors.category} autocomplete="off" />${err("category")}
-      <datalist id="category-list">${cats.map((c) => html`<option value=${`${c.code} ${c.label}`} />`)}</datalist></label>
+      <datalist id="category-list">${cats.map((c) => html`<option value=${`${c.code} ${getLang() === "en" ? c.enLabel : c.label}`} />`)}</datalist></label>
     ${cls && cls.candidates && cls.candidates.length > 0 && html`<div class="box" data-testid="type-suggestions"><h4>${t("intake.suggested")}</h4>
       ${cls.candidates.map((c, i) => html`<button type="button" class=${"cand" + (categoryCode === c.code ? " chosen" : "")}
-        data-testid="type-suggestion" onClick=${() => chooseCategory(c.code)}>${i + 1}. ${c.label} <small>${Math.round(c.probability * 100)}%</small></button>`)}
+        data-testid="type-suggestion" onClick=${() => chooseCategory(c.code)}>${i + 1}. ${categoryLabel(c.code, c.label)} <small>${Math.round(c.probability * 100)}%</small></button>`)}
     </div>`}
     <label class="check"><input type="checkbox" data-testid="intake-urgent" checked=${form.urgent === true}
       onChange=${(e) => setForm((f) => ({ ...f, urgent: e.target.checked ? true : null }))} /> ${t("intake.urgent")}</label>

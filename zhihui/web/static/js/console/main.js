@@ -7,6 +7,7 @@ import { connect } from "../stream.js";
 import { t, setLang, getLang, onLang } from "../i18n.js";
 import "./words.js";
 import { WallMap } from "./map.js";
+import { loadCategories } from "./categories.js";
 import { IntakePanel } from "./intake.js";
 import { DetailPanel } from "./detail.js";
 import { Queue } from "./queue.js";
@@ -62,7 +63,7 @@ function Header({ user, conn, stats, wall, setWall }) {
     </div>
     <${Clock} />
     <span class=${"conn conn-" + conn} data-testid="conn-state" role="status">${t("conn." + conn)}</span>
-    <span class="who" data-testid="who">${user.full_name} · ${user.role_label}</span>
+    <span class="who" data-testid="who" title=${user.full_name}>${user.full_name.split(" ").slice(-1)[0]} · ${t("role." + user.role)}</span>
     <button class="link" data-testid="wall-switch" aria-pressed=${wall ? "true" : "false"} onClick=${() => setWall(!wall)}>${t(wall ? "wall.off" : "wall.on")}</button>
     <button class="link" data-testid="lang-switch" onClick=${() => setLang(getLang() === "zh" ? "en" : "zh")}>${t("lang.switch")}</button>
     <button class="link" data-testid="logout" onClick=${logout}>${t("logout")}</button>
@@ -100,6 +101,8 @@ function Console({ user }) {
   const loadOverdue = useCallback(async () => {
     setOrders(await api("/instructions", { query: { status: ACTIVE_ORDERS, limit: 1000 } }));
   }, []);
+  const [, setCatsLoaded] = useState(false);
+  useEffect(() => { loadCategories().then(() => setCatsLoaded(true)).catch(() => {}); }, []);
   const reloadAll = useCallback(() => {
     Promise.all([loadIncidents(), loadUnits(), loadOverdue()]).catch((e) => toast(t("err.generic", { msg: e.message }), "error"));
   }, []);

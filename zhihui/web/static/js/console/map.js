@@ -2,6 +2,7 @@
 // the city's own road graph (GET /geo/basemap): no tile server exists on the isolated network.
 // Coordinates are WGS-84 throughout, like the road graph and the database.
 import { t } from "../i18n.js";
+import { categoryLabel } from "./categories.js";
 
 const L = window.L;
 
@@ -219,7 +220,7 @@ export class WallMap {
         m.setStyle(style);
         m.setRadius(style.radius);
       }
-      m.bindTooltip(`${inc.category_label.split("/").slice(-1)[0]} · ${inc.address || ""}`);
+      m.bindTooltip(`${categoryLabel(inc.category_code, inc.category_label, { leaf: true })} · ${inc.address || ""}`);
       if (inc.id === this.selectedId) m.bringToFront();
     }
     for (const [id, m] of this.incidentMarkers) {

@@ -5,6 +5,7 @@ import { api } from "../api.js";
 import { t, fmtDuration, fmtTime } from "../i18n.js";
 import { typeColour } from "./map.js";
 import { useNow } from "./ui.js";
+import { categoryLabel } from "./categories.js";
 
 export function sortQueue(list) {
   return [...list].sort((a, b) =>
@@ -16,7 +17,7 @@ export function sortQueue(list) {
 
 function Row({ inc, now, overdue, selected, onSelect }) {
   const age = (now - Date.parse(inc.received_at)) / 1000;
-  const leaf = inc.category_label.split("/").slice(-1)[0];
+  const leaf = categoryLabel(inc.category_code, inc.category_label, { leaf: true });
   const cls = ["qrow", `lvl${inc.level}`, inc.status === "received" ? "waiting" : "", overdue ? "overdue" : "",
     selected ? "selected" : ""].join(" ");
   const onKey = (e) => {
@@ -61,7 +62,7 @@ function OrderRow({ o, inc, now, onSelect }) {
       <div class="qtop"><b>${o.unit_call_sign || "—"}</b>&nbsp;<span class=${"st ist-" + o.status}>${t("istatus." + o.status)}</span>
         ${o.sign_overdue && html`<span class="badge overdue">${t("event.instruction.sign_overdue")}</span>`}
         ${o.feedback_overdue && html`<span class="badge overdue">${t("event.instruction.feedback_overdue")}</span>`}</div>
-      <div class="qaddr">${inc ? `${inc.category_label.split("/").slice(-1)[0]} · ${inc.address || ""}` : o.content}</div>
+      <div class="qaddr">${inc ? `${categoryLabel(inc.category_code, inc.category_label, { leaf: true })} · ${inc.address || ""}` : o.content}</div>
       <div class="qmeta">${o.kind_label} · ${fmtTime(o.issued_at, { seconds: false })}
         · ${o.status === "sent" ? t("detail.sign_by") : t("detail.feedback_by")}</div>
     </div>
