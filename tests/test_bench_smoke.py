@@ -42,3 +42,16 @@ def test_intake_analyze_bench_smoke() -> None:
         assert isinstance(result[key], float), key
     assert result["errors"] == 0 and result["requests"] > 0
     assert 0.0 < result["macro_f1_heldout"] <= 1.0 and 0.0 < result["dup_recall"] <= 1.0
+
+
+def test_web_latency_bench_smoke() -> None:
+    """bench/web_latency.py drives the console in chromium end to end and reports its figures."""
+    if BACKEND != "sqlite":
+        pytest.skip("the screen-latency benchmark runs on the embedded SQLite store; covered by the SQLite pass")
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "web_latency.py"), "--quick"], capture_output=True,
+                         text=True, timeout=300, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["calls"] == 4
+    for key in ("post_p50_ms", "stream_p50_ms", "screen_p50_ms", "screen_vs_stream"):
+        assert result[key] > 0, key

@@ -110,6 +110,10 @@ def test_call_to_close_across_four_screens(live_server: Any, new_page: Any, shot
     log_in(phone, base, officer, "/m")
     card = phone.locator(f"[data-testid=order-card][data-instruction-id='{instruction_id}']")
     expect(card).to_be_visible(timeout=TIMEOUT)
+    # The phone shares its position; the unit's marker on the dispatcher's map moves there live.
+    marker_at = f"() => {{ const m = window.__zhihuiMap.unitMarkers.get({unit_id}); const p = m && m.getLatLng();" \
+                " return p && Math.abs(p.lat - 22.5330) < 1e-6 && Math.abs(p.lng - 114.0270) < 1e-6; }"
+    desk.wait_for_function(marker_at, timeout=TIMEOUT)
     shot(phone, "04-phone-order")
     steps = [("btn-ack", "已签收", "signed"), ("btn-en-route", "已出发", "en_route"),
              ("btn-on-scene", "已到场", "on_scene"), ("btn-handled", "处置完毕", "handled")]

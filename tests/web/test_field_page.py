@@ -8,6 +8,7 @@ Screenshots go to test-artifacts/screens/field-*.png.
 
 from __future__ import annotations
 
+import itertools
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,8 @@ from typing import Any
 
 import httpx
 from playwright.sync_api import Page, expect
+
+from tests.web.test_accessibility import violations
 
 PASSWORD = "Zhihui@2026"
 TIMEOUT = 15_000
@@ -67,8 +70,10 @@ def dispatch_to(base: str, unit_id: int, description: str, *, lon: float = 114.0
     return incident, int(sent[0]["id"])
 
 
-def phone(new_page: Any, geolocation: dict[str, float] | None = None) -> Page:
-    return new_page(PHONE["width"], PHONE["height"], mobile=True, geolocation=geolocation)  # type: ignore[no-any-return]
+def phone(new_page: Any, geolocation: dict[str, float] | None = None, *, axe: bool = False) -> Page:
+    """A phone-sized page; axe=True lets the test inject axe-core (the page's CSP would refuse it)."""
+    return new_page(PHONE["width"], PHONE["height"], mobile=True,  # type: ignore[no-any-return]
+                    geolocation=geolocation, bypass_csp=axe)
 
 
 def log_in(page: Page, base: str, username: str) -> None:
@@ -169,11 +174,26 @@ def test_officer_works_an_order_from_sign_to_feedback(live_server: Any, new_page
     assert abs(unit["lat"] - HERE["latitude"]) < 1e-5 and abs(unit["lon"] - HERE["longitude"]) < 1e-5, \
         "the phone's WGS-84 fix is stored as sent"
 
+    # The officer drives on: the newest fix goes out once the 10-second window has passed.
+    page.context.set_geolocation({"latitude": 22.5400, "longitude": 114.0500})
+    deadline = datetime.now(UTC) + timedelta(seconds=25)
+    while datetime.now(UTC) < deadline:
+        unit = call(base, "GET", f"/units/{unit_id}", desk)
+        if abs(unit["lat"] - 22.54) < 1e-5:
+            break
+        page.wait_for_timeout(500)
+    assert abs(unit["lat"] - 22.54) < 1e-5 and abs(unit["lon"] - 114.05) < 1e-5, "the moved phone's fix was sent"
+    track = call(base, "GET", f"/units/{unit_id}/track", desk)
+    mine = [p for p in track if datetime.fromisoformat(p["at"]) >= started]
+    gaps = [(datetime.fromisoformat(b["at"]) - datetime.fromisoformat(a["at"])).total_seconds()
+            for a, b in itertools.pairwise(mine)]
+    assert len(mine) >= 2 and min(gaps) >= 9, f"at most one fix every ~10 s: {gaps}"
+
 
 def test_new_order_arrives_live_and_a_withdrawal_is_announced(live_server: Any, new_page: Any, shot: Any) -> None:
     base = live_server.url
     unit_id = officer(base, "mj102")
-    page = phone(new_page)
+    page = phone(new_page, axe=True)
     page.add_init_script("navigator.vibrate = (p) => { (window.__buzz = window.__buzz || []).push(p); return true; }")
     log_in(page, base, "mj102")
     expect(page.get_by_test_id("no-orders")).to_be_visible()
@@ -187,20 +207,23 @@ def test_new_order_arrives_live_and_a_withdrawal_is_announced(live_server: Any, 
     assert page.evaluate("() => (window.__buzz || []).length") >= 1, "the phone vibrates on a new order"
     fits_the_phone(page)
     shot(page, "field-09-new-order-live")
-    alert.click()
+    alert.get_by_role("button").click()
     expect(alert).to_have_count(0)
 
-    # A second order: the newest comes first; the centre then withdraws the first one.
-    _, second = dispatch_to(base, unit_id, "路口两车剐蹭，双方争执", lon=114.0570)
-    cards = page.get_by_test_id("order-card")
-    expect(cards).to_have_count(2, timeout=TIMEOUT)
-    expect(cards.first).to_have_attribute("data-instruction-id", str(second))
-    expect(page.get_by_test_id("new-order-alert")).to_be_visible()
+    # The centre withdraws it: the phone says so and the order leaves the current list.
     call(base, "POST", f"/instructions/{first}/cancel", token(base, "diaodu"), json={"reason": "报警人称已自行解决"})
     expect(page.get_by_test_id("withdrawn-alert")).to_be_visible(timeout=TIMEOUT)
-    expect(cards).to_have_count(1)
+    expect(card).to_have_count(0)
+    expect(page.get_by_test_id("no-orders")).to_be_visible()
     expect(page.get_by_test_id("done-orders")).to_contain_text("已完成 (1)")
     shot(page, "field-10-withdrawn")
+
+    # The unit is free again and gets the next call, live as well.
+    _, second = dispatch_to(base, unit_id, "路口两车剐蹭，双方争执", lon=114.0570)
+    cards = page.get_by_test_id("order-card")
+    expect(cards).to_have_count(1, timeout=TIMEOUT)
+    expect(cards.first).to_have_attribute("data-instruction-id", str(second))
+    expect(page.get_by_test_id("new-order-alert")).to_be_visible()
 
     # English on the switch, and back.
     page.get_by_test_id("lang-switch").click()
@@ -209,6 +232,7 @@ def test_new_order_arrives_live_and_a_withdrawal_is_announced(live_server: Any, 
     expect(cards.first.get_by_test_id("btn-ack")).to_have_text("Sign for it")
     fits_the_phone(page)
     shot(page, "field-11-english")
+    assert violations(page) == [], "alerts, live order, English"
     page.get_by_test_id("lang-switch").click()
     expect(cards.first.get_by_test_id("btn-ack")).to_have_text("签收")
 
@@ -219,7 +243,8 @@ def test_refusals_are_shown_to_the_officer(live_server: Any, new_page: Any, shot
     base = live_server.url
     unit_id = officer(base, "mj103")
     _, instruction_id = dispatch_to(base, unit_id, "商铺卷帘门被撬", lon=114.0580)
-    page = phone(new_page)
+    page = phone(new_page, axe=True)
+    page.clock.install()  # runs at the normal pace until the test jumps ahead
     page.route("**/api/v1/events**", lambda route: route.abort())
     page.goto(base + "/m")
     page.get_by_test_id("login-username").fill("mj103")
@@ -231,10 +256,24 @@ def test_refusals_are_shown_to_the_officer(live_server: Any, new_page: Any, shot
 
     call(base, "POST", f"/instructions/{instruction_id}/acknowledge", token(base, "diaodu"))
     card.get_by_test_id("btn-ack").click()
-    expect(card.get_by_test_id("order-error")).to_contain_text("signed", timeout=TIMEOUT)
+    expect(card.get_by_test_id("order-error")).to_contain_text("该指令当前为「已签收」", timeout=TIMEOUT)
+    expect(card.get_by_test_id("order-error")).to_contain_text("cannot go to")  # the server's own words too
     expect(card.get_by_test_id("order-status")).to_have_text("已签收", timeout=TIMEOUT)
     expect(card.get_by_test_id("btn-en-route")).to_be_visible()
     shot(page, "field-12-refused")
+
+    # Two hours later without feedback the countdown has run out: it turns red and counts up.
+    expect(card.get_by_test_id("countdown")).to_contain_text("反馈剩余 1:5")
+    page.clock.fast_forward("02:01:00")
+    expect(card.get_by_test_id("countdown")).to_contain_text(re.compile(r"反馈超时 \+\d:\d\d"))
+    expect(card.get_by_test_id("countdown")).to_have_class(re.compile(r"\blate\b"))
+    expect(card).to_have_class(re.compile(r"\boverdue\b"))
+    color = card.get_by_test_id("countdown").evaluate("el => getComputedStyle(el).backgroundColor")
+    assert color == "rgb(176, 0, 0)", f"overdue is red, not {color}"
+    shot(page, "field-13-overdue")
+    card.get_by_test_id("btn-feedback").click()
+    expect(page.get_by_test_id("feedback-code")).to_be_visible()
+    assert violations(page) == [], "error message and feedback form"
 
     # A wrong password is named on the login form.
     page.get_by_test_id("logout").click()

@@ -43,7 +43,8 @@ register({
   "field.sign_late": ["签收超时", "Sign-off overdue"],
   "field.answer_late": ["反馈超时", "Feedback overdue"],
   "field.issued": ["下达", "Issued"],
-  "field.caller": ["报警人", "Caller"],
+  "field.caller": ["报警人：", "Caller: "],
+  "field.conflict": ["操作未执行：该指令当前为「{state}」", "Not done: the order is now “{state}”"],
   "field.number": ["警情编号", "Incident"],
   "field.note": ["指令内容", "Order text"],
   "field.no_unit": ["此账号未绑定警力，无法接收指令", "This account has no unit: it cannot receive orders"],
@@ -76,6 +77,7 @@ const CAN_ANSWER = new Set(["signed", "en_route", "on_scene", "handled"]);
 const NEXT = { signed: ["en_route", "btn-en-route"], en_route: ["on_scene", "btn-on-scene"], on_scene: ["handled", "btn-handled"] };
 const SEND_EVERY_MS = 10000; // one fix every 10 s is plenty for dispatch
 const WORST_ACCURACY_M = 1000; // a cell-tower guess would send the wrong unit
+const DONE_SHOWN = 30; // finished orders kept on the phone
 
 // A server label, translated when we know the code, else as the server wrote it.
 function label(prefix, code, fallback) {
@@ -148,7 +150,7 @@ function Feedback({ o, codes, onSend, onCancel, busy, error }) {
     <label>${t("field.feedback.text")}<textarea data-testid="feedback-text" rows="4" value=${text} required maxlength="4000"
       placeholder=${t("field.feedback.hint")} onInput=${(e) => setText(e.target.value)}
       aria-invalid=${wrong("text") ? "true" : undefined} class=${wrong("text") ? "invalid" : ""}></textarea></label>
-    ${error && html`<p class="error" role="alert" data-testid="order-error">${t("field.error", { msg: error.message })}</p>`}
+    ${error && html`<p class="error" role="alert" data-testid="order-error">${errorText(error)}</p>`}
     <div class="row">
       <button class="primary big" data-testid="feedback-submit" data-for=${o.id} disabled=${busy || !code || !text.trim()}>${t("field.feedback.send")}</button>
       <button type="button" class="big" data-testid="feedback-cancel" onClick=${onCancel}>${t("field.cancel")}</button>
@@ -179,7 +181,9 @@ function Order({ o, incident, codes, now, fresh, onChanged }) {
   const inc = incident || {};
   const next = o.kind === "dispatch" ? NEXT[o.status] : null;
   const active = ACTIVE.has(o.status);
-  const overdue = (o.status === "sent" && o.sign_overdue) || (active && o.feedback_overdue);
+  const past = (d) => d && Date.parse(d) < now;
+  const overdue = (o.status === "sent" && (o.sign_overdue || past(o.sign_deadline)))
+    || (active && (o.feedback_overdue || past(o.feedback_deadline)));
   const note = o.content && inc.description && !o.content.includes(inc.description) ? o.content : null;
   const category = inc.category_label ? inc.category_label.split("/").slice(-2).join(" / ") : "";
   return html`<article id=${"order-" + o.id} class=${"card" + (o.urgent ? " urgent" : "") + (overdue ? " overdue" : "")
@@ -195,7 +199,7 @@ function Order({ o, incident, codes, now, fresh, onChanged }) {
     ${inc.address && html`<p class="addr" data-testid="order-address">${inc.address}</p>`}
     <p class="desc">${inc.description || o.content}</p>
     ${note && html`<p class="note"><b>${t("field.note")}：</b>${note}</p>`}
-    ${inc.caller_phone && html`<p class="caller">${t("field.caller")}：${inc.caller_name ? inc.caller_name + " " : ""}<a class="tel"
+    ${inc.caller_phone && html`<p class="caller">${t("field.caller")}${inc.caller_name ? inc.caller_name + " " : ""}<a class="tel"
       data-testid="caller-phone" href=${"tel:" + inc.caller_phone}>${inc.caller_phone}</a></p>`}
     <p class="times">
       <span>${t("field.issued")} ${fmtTime(o.issued_at)}</span>
@@ -203,7 +207,7 @@ function Order({ o, incident, codes, now, fresh, onChanged }) {
       ${o.status === "sent" && html`<${Countdown} sign deadline=${o.sign_deadline} now=${now} overdue=${o.sign_overdue} />`}
       ${CAN_ANSWER.has(o.status) && html`<${Countdown} deadline=${o.feedback_deadline} now=${now} overdue=${o.feedback_overdue} />`}
     </p>
-    ${error && !writing && html`<p class="error" role="alert" data-testid="order-error">${t("field.error", { msg: error.message })}</p>`}
+    ${error && !writing && html`<p class="error" role="alert" data-testid="order-error">${errorText(error)}</p>`}
     ${active && !writing && html`<div class="row">
       ${o.status === "sent" && html`<button class="primary big" data-testid="btn-ack" disabled=${busy} onClick=${() => act("acknowledge")}>${t("field.ack")}</button>`}
       ${next && html`<button class="primary big" data-testid=${next[1]} disabled=${busy} onClick=${() => act("status", { status: next[0] })}>${t("field." + next[0])}</button>`}
@@ -224,11 +228,19 @@ function useNow(ms) {
   return now;
 }
 
-function geoMessage(err) {
-  if (err.code === 1) return t("field.geo.permission");
-  if (err.code === 2) return t("field.geo.unavailable");
-  if (err.code === 3) return t("field.geo.timeout");
-  return t("field.geo.denied", { msg: err.message });
+// Geolocation failures as [key, vars], translated when shown (the language can change meanwhile).
+function geoProblem(err) {
+  if (err.code === 1) return ["field.geo.permission"];
+  if (err.code === 2) return ["field.geo.unavailable"];
+  if (err.code === 3) return ["field.geo.timeout"];
+  return ["field.geo.denied", { msg: err.message }];
+}
+
+// What the server said, with the order's real state in words when it refused a step (409).
+function errorText(e) {
+  const state = e.status === 409 && e.body && e.body.state;
+  if (state) return `${t("field.conflict", { state: t("istatus." + state) })} (${e.message})`;
+  return t("field.error", { msg: e.message });
 }
 
 function Position({ unitId, onSent }) {
@@ -240,7 +252,7 @@ function Position({ unitId, onSent }) {
     localStorage.setItem("zhihui.share", on ? "1" : "0");
     setProblem(null);
     if (!on || !unitId) return;
-    if (!navigator.geolocation) { setProblem(t("field.geo.unsupported")); return; }
+    if (!navigator.geolocation) { setProblem(["field.geo.unsupported"]); return; }
     // Throttled, but the newest fix is never lost: a fix inside the 10 s window waits for its end.
     let lastSent = 0;
     let pending = null;
@@ -262,7 +274,7 @@ function Position({ unitId, onSent }) {
         await api(`/units/${unitId}/position`, { method: "PUT", body });
         if (!stopped) { setLast(new Date().toISOString()); setProblem(null); onSent && onSent(); }
       } catch (e) {
-        if (!stopped) setProblem(t("field.geo.send", { msg: e.message }));
+        if (!stopped) setProblem(["field.geo.send", { msg: e.message }]);
         lastSent = 0;
       } finally {
         sending = false;
@@ -271,21 +283,22 @@ function Position({ unitId, onSent }) {
     const id = navigator.geolocation.watchPosition((pos) => {
       const c = pos.coords;
       if (c.accuracy && c.accuracy > WORST_ACCURACY_M) {
-        setProblem(t("field.geo.coarse", { m: Math.round(c.accuracy) }));
+        setProblem(["field.geo.coarse", { m: Math.round(c.accuracy) }]);
         return;
       }
       pending = c;
       const wait = lastSent + SEND_EVERY_MS - Date.now();
       if (wait <= 0 && !sending) flush();
       else if (!timer) timer = setTimeout(flush, Math.max(wait, 500));
-    }, (err) => setProblem(geoMessage(err)), { enableHighAccuracy: true, maximumAge: 5000, timeout: 30000 });
+    }, (err) => setProblem(geoProblem(err)), { enableHighAccuracy: true, maximumAge: 5000, timeout: 30000 });
     return () => { stopped = true; clearTimeout(timer); navigator.geolocation.clearWatch(id); };
   }, [on, unitId]);
   return html`<div class=${"share" + (on ? " on" : "")}>
     <label class="switch"><input type="checkbox" role="switch" data-testid="share-position" checked=${on}
       onChange=${(e) => setOn(e.target.checked)} /> <span>${t("field.share")}</span></label>
-    <small data-testid="share-state">${on ? (last ? t("field.sharing", { t: fmtTime(last) }) : t("field.sharing.wait")) : t("field.share.off")}</small>
-    ${problem && html`<small class="error" role="alert" data-testid="share-error">${problem}</small>`}
+    ${!(on && problem && !last) && html`<small class="state" data-testid="share-state">${on ? (last ? t("field.sharing", { t: fmtTime(last) })
+      : t("field.sharing.wait")) : t("field.share.off")}</small>`}
+    ${problem && html`<small class="error" role="alert" data-testid="share-error">${t(problem[0], problem[1])}</small>`}
   </div>`;
 }
 
@@ -320,7 +333,12 @@ function Field({ user }) {
     if (!user.unit_id) { setOrders([]); return; } // a desk account on the phone page: nothing to show
     let list;
     try {
-      list = await api("/instructions", { query: { limit: 100 } });
+      // Every open order, however old, and the latest finished ones.
+      const [open, finished] = await Promise.all([
+        api("/instructions", { query: { status: [...ACTIVE], limit: 1000 } }),
+        api("/instructions", { query: { status: ["feedback", "cancelled"], limit: DONE_SHOWN } }),
+      ]);
+      list = [...open, ...finished];
     } catch (e) {
       if (mine === seq.current) setLoadError(e);
       throw e;
@@ -334,7 +352,7 @@ function Field({ user }) {
         setFresh((f) => [...new Set([...f, ...added])]);
         if (navigator.vibrate) navigator.vibrate([300, 120, 300]);
       }
-      if (list.some((o) => o.status === "cancelled" && before.get(o.id) && before.get(o.id) !== "cancelled")) {
+      if (list.some((o) => o.status === "cancelled" && ACTIVE.has(before.get(o.id)))) {
         setWithdrawn(true);
         if (navigator.vibrate) navigator.vibrate(200);
       }
@@ -342,15 +360,20 @@ function Field({ user }) {
     known.current = new Map(list.map((o) => [o.id, o.status]));
     myIncidents.current = new Set(list.filter((o) => o.incident_id).map((o) => o.incident_id));
     setOrders(list);
-    // Incidents: read each once, again only when an event says it changed.
-    const need = [...myIncidents.current].filter((id) => !cache.current.has(id) || stale.current.has(id));
-    if (need.length) {
-      need.forEach((id) => stale.current.delete(id));
-      const got = await Promise.all(need.map((id) => api(`/incidents/${id}`).catch(() => null)));
+  }, []);
+
+  // The incidents behind the orders on screen: each read once, again when an event says it changed.
+  useEffect(() => {
+    if (!orders) return;
+    const shown = orders.filter((o) => o.incident_id && (showDone || ACTIVE.has(o.status))).map((o) => o.incident_id);
+    const need = [...new Set(shown)].filter((id) => !cache.current.has(id) || stale.current.has(id));
+    if (!need.length) return;
+    need.forEach((id) => stale.current.delete(id));
+    Promise.all(need.map((id) => api(`/incidents/${id}`).catch(() => null))).then((got) => {
       got.filter(Boolean).forEach((i) => cache.current.set(i.id, i));
       setIncidents(Object.fromEntries(cache.current));
-    }
-  }, []);
+    });
+  }, [orders, showDone]);
 
   const reloadUnit = useCallback(() => {
     if (user.unit_id) api(`/units/${user.unit_id}`).then(setUnit).catch(() => {});
@@ -404,8 +427,8 @@ function Field({ user }) {
     </header>
     ${!user.unit_id && html`<p class="error pad" role="alert">${t("field.no_unit")}</p>`}
     ${user.unit_id && html`<${Position} unitId=${user.unit_id} />`}
-    ${fresh.length > 0 && html`<button class="alert new" data-testid="new-order-alert" role="alert" onClick=${showFresh}>
-      ${fresh.length > 1 ? t("field.new.n", { n: fresh.length }) : t("field.new")}</button>`}
+    ${fresh.length > 0 && html`<div class="alert new" data-testid="new-order-alert" role="alert">
+      <button onClick=${showFresh}>${fresh.length > 1 ? t("field.new.n", { n: fresh.length }) : t("field.new")}</button></div>`}
     ${withdrawn && html`<div class="alert withdrawn" role="alert" data-testid="withdrawn-alert">
       <span>${t("field.withdrawn")}</span><button class="link" onClick=${() => setWithdrawn(false)}>${t("field.dismiss")}</button></div>`}
     ${loadError && html`<div class="alert failed" role="alert" data-testid="load-error">

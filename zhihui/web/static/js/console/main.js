@@ -7,7 +7,7 @@ import { connect } from "../stream.js";
 import { t, setLang, getLang, onLang } from "../i18n.js";
 import "./words.js";
 import { WallMap } from "./map.js";
-import { loadCategories } from "./categories.js";
+import { categoryLabel, loadCategories } from "./categories.js";
 import { IntakePanel } from "./intake.js";
 import { DetailPanel } from "./detail.js";
 import { Queue } from "./queue.js";
@@ -154,7 +154,7 @@ function Console({ user }) {
           });
           setVersion((v) => v + 1);
         } catch (_) { /* gone or forbidden: the next resync settles it */ }
-      }, 150));
+      }, 60)); // coalesces the few events one change emits
     };
     const refreshUnit = async (id) => {
       try {
@@ -170,6 +170,17 @@ function Console({ user }) {
         if (type === "unit.position") {
           setUnits((prev) => (prev[ev.unit_id] ? { ...prev, [ev.unit_id]: { ...prev[ev.unit_id], lat: ev.lat, lon: ev.lon } } : prev));
           return;
+        }
+        if (type === "incident.created" && ev.incident_id && ev.data && ev.data.number) {
+          // Show the new call at once from the event itself; the re-read below completes the row.
+          const d = ev.data;
+          setIncidents((prev) => (prev[ev.incident_id] ? prev : {
+            ...prev,
+            [ev.incident_id]: { id: ev.incident_id, number: d.number, channel: d.channel, category_code: d.category_code,
+              category_label: categoryLabel(d.category_code, d.category_code), level: d.level, urgent: d.urgent,
+              address: d.address, lat: d.lat ?? null, lon: d.lon ?? null, status: "received", received_at: ev.at,
+              description: "", provisional: true },
+          }));
         }
         if (ev.incident_id) refreshIncident(ev.incident_id);
         if (type.startsWith("unit.") && ev.unit_id) refreshUnit(ev.unit_id);
