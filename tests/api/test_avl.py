@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import httpx
 import pytest
 
@@ -58,3 +60,17 @@ async def test_unknown_crs_is_422(client: httpx.AsyncClient, world: World) -> No
     r = await client.post(f"{API}/incidents", json={"category_code": "02", "description": "x", "lat": 22.54,
                                                    "lon": 114.05, "crs": "mars"}, headers=world.headers["call_taker"])
     assert r.status_code == 422 and r.json()["detail"][0]["field"] == "crs"
+
+
+async def test_a_fix_from_a_clock_running_ahead_does_not_pin_the_unit(client: httpx.AsyncClient,
+                                                                       world: World) -> None:
+    """A phone whose clock is an hour fast: its fix is stamped on arrival, so the next honest fix still
+    moves the unit."""
+    h = world.headers["dispatcher"]
+    u = world.units["福田巡02"]
+    ahead = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    r = await client.put(f"{API}/units/{u}/position", json={"lat": 22.5410, "lon": 114.0500, "at": ahead}, headers=h)
+    assert r.status_code == 200
+    assert datetime.fromisoformat(r.json()["position_at"]) <= datetime.now(UTC)
+    r = await client.put(f"{API}/units/{u}/position", json={"lat": 22.5420, "lon": 114.0510}, headers=h)
+    assert (r.json()["lat"], r.json()["lon"]) == (22.5420, 114.0510)

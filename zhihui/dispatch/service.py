@@ -62,7 +62,9 @@ async def update_position(session: AsyncSession, unit_id: int, lat: float, lon: 
     not timeline events (they would drown it); they are streamed live instead."""
     unit = await get_unit(session, unit_id)
     now = utcnow()
-    at = at or now
+    # A device clock running ahead would otherwise pin the unit to this fix until real time caught
+    # up (newer fixes would look older): a fix is never later than its arrival.
+    at = min(at, now) if at is not None else now
     session.add(UnitPosition(unit_id=unit_id, at=at, lat=lat, lon=lon, speed_kmh=speed_kmh, heading=heading,
                              received_at=now))
     if unit.position_at is None or at >= unit.position_at:
