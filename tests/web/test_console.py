@@ -227,3 +227,35 @@ def test_wall_display_mode(live_server: Any, new_page: Any, shot: Any) -> None:
     shot(page, "13-wall-display")
     page.get_by_test_id("wall-switch").click()
     expect(page.get_by_test_id("intake-form")).to_be_visible()
+
+
+def test_keyboard_dispatch_only_from_the_visible_panel(live_server: Any, new_page: Any) -> None:
+    """Alt+D sends the ticked units from the incident panel, and does nothing while the intake form
+    is on screen (a hidden panel must never send units)."""
+    base = live_server.url
+    tok = token(base, "jiejing")
+    r = httpx.post(f"{base}/api/v1/incidents", headers={"Authorization": f"Bearer {tok}",
+                                                        "Idempotency-Key": str(uuid.uuid4())},
+                   json={"category_code": "0602", "description": "老人走失，穿灰色外套", "caller_phone": "13800138003",
+                         "address": "深圳市福田区农园路10号", "lat": 22.5450, "lon": 114.0160}, timeout=10)
+    assert r.status_code == 201, r.text
+    iid = r.json()["id"]
+    page = new_page(1280, 720)
+    log_in(page, base, "diaodu")
+    row = page.locator(f"[data-testid=queue-row][data-incident-id='{iid}']")
+    page.keyboard.press("Alt+Q")
+    expect(page.locator("[data-testid=queue-row]:focus")).to_have_count(1)
+    row.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("recommendation").first).to_be_visible(timeout=TIMEOUT)
+    page.keyboard.press("Escape")
+    expect(page.get_by_test_id("intake-form")).to_be_visible()
+    page.keyboard.press("Alt+D")
+    page.wait_for_timeout(1000)
+    desk = token(base, "diaodu")
+    detail = httpx.get(f"{base}/api/v1/incidents/{iid}", headers={"Authorization": f"Bearer {desk}"}).json()
+    assert detail["instructions"] == [], "Alt+D from the intake form must not dispatch"
+    page.get_by_test_id("tab-detail").click()
+    page.keyboard.press("Alt+D")
+    expect(page.get_by_test_id("detail-instruction")).to_have_count(1, timeout=TIMEOUT)
+    expect(row).to_have_attribute("data-status", "dispatched", timeout=TIMEOUT)

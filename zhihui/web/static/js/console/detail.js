@@ -32,7 +32,7 @@ function Instruction({ i, now, codes }) {
   </li>`;
 }
 
-export function DetailPanel({ id, version, user, map, cameras, units }) {
+export function DetailPanel({ id, version, user, map, cameras, units, active }) {
   const now = useNow(1000);
   const [inc, setInc] = useState(null);
   const [recs, setRecs] = useState(null);
@@ -105,7 +105,8 @@ export function DetailPanel({ id, version, user, map, cameras, units }) {
     }
   };
   useEffect(() => {
-    const onKey = (e) => { if (e.altKey && e.code === "KeyD" && inc) { e.preventDefault(); dispatch(); } };
+    // Only while the panel is on screen: a hidden panel must never send units.
+    const onKey = (e) => { if (active && e.altKey && e.code === "KeyD" && inc) { e.preventDefault(); dispatch(); } };
     addEventListener("keydown", onKey);
     return () => removeEventListener("keydown", onKey);
   });

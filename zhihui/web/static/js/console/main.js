@@ -288,7 +288,7 @@ function Console({ user }) {
       </div>
       <div class="panel" hidden=${tab !== "detail"}>
         <${DetailPanel} id=${selectedId} version=${version} user=${user} map=${mapRef} cameras=${cameras}
-          units=${units} />
+          units=${units} active=${tab === "detail"} />
       </div>
     </section>
     <section class="mapwrap" aria-label="map"><div class="map" ref=${mapEl} data-testid="map"></div>
