@@ -153,11 +153,11 @@ def new_page(browser: Any, live_server: LiveServer) -> Iterator[Callable[..., An
 
     def make(width: int = 1280, height: int = 720, *, mobile: bool = False,
              geolocation: dict[str, float] | None = None, also_origin: str | None = None,
-             bypass_csp: bool = False) -> Any:
+             bypass_csp: bool = False, timezone: str = "Asia/Shanghai") -> Any:
         if also_origin:
             watch.allowed.add(also_origin)
         ctx = browser.new_context(
-            viewport={"width": width, "height": height}, locale="zh-CN", timezone_id="Asia/Shanghai",
+            viewport={"width": width, "height": height}, locale="zh-CN", timezone_id=timezone,
             is_mobile=mobile, has_touch=mobile, device_scale_factor=1,
             geolocation=geolocation, permissions=["geolocation"] if geolocation else [],
             bypass_csp=bypass_csp,  # only for injecting a test tool (axe) into the page

@@ -259,3 +259,17 @@ def test_keyboard_dispatch_only_from_the_visible_panel(live_server: Any, new_pag
     page.keyboard.press("Alt+D")
     expect(page.get_by_test_id("detail-instruction")).to_have_count(1, timeout=TIMEOUT)
     expect(row).to_have_attribute("data-status", "dispatched", timeout=TIMEOUT)
+
+
+def test_times_are_beijing_time_wherever_the_browser_is(live_server: Any, new_page: Any) -> None:
+    """A workstation left on another time zone still shows Asia/Shanghai times (stored UTC)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    page = new_page(1280, 720, timezone="America/New_York")
+    log_in(page, live_server.url, "zhihui")
+    shown = page.get_by_test_id("clock").inner_text()
+    bj = ZoneInfo("Asia/Shanghai")
+    now = datetime.now(bj).timestamp()
+    near = {datetime.fromtimestamp(now + d, bj).strftime("%Y/%m/%d %H:%M") for d in (-60, 0, 60)}
+    assert any(stamp in shown for stamp in near), (shown, near)
