@@ -210,7 +210,7 @@ def test_intake_names_the_missing_field(live_server: Any, new_page: Any) -> None
 def test_wall_display_mode(live_server: Any, new_page: Any, shot: Any) -> None:
     """大屏: the map and the queue only, large type, no forms; kept across reloads."""
     page = new_page(1920, 1080)
-    log_in(page, live_server.url, "lingdao")
+    log_in(page, live_server.url, "zhihui")
     page.get_by_test_id("wall-switch").click()
     expect(page.get_by_test_id("intake-form")).to_be_hidden()
     expect(page.get_by_test_id("map")).to_be_visible()
@@ -273,3 +273,37 @@ def test_times_are_beijing_time_wherever_the_browser_is(live_server: Any, new_pa
     now = datetime.now(bj).timestamp()
     near = {datetime.fromtimestamp(now + d, bj).strftime("%Y/%m/%d %H:%M") for d in (-60, 0, 60)}
     assert any(stamp in shown for stamp in near), (shown, near)
+
+
+def test_each_role_is_offered_only_what_it_may_do(live_server: Any, new_page: Any) -> None:
+    """The screen offers what the API would accept: no button that can only answer 403."""
+    base = live_server.url
+    tok = token(base, "jiejing")
+    r = httpx.post(f"{base}/api/v1/incidents", headers={"Authorization": f"Bearer {tok}",
+                                                        "Idempotency-Key": str(uuid.uuid4())},
+                   json={"category_code": "0201", "description": "有人打架", "caller_phone": "13800138004",
+                         "address": "深圳市福田区香林路5号", "lat": 22.5400, "lon": 114.0180}, timeout=10)
+    assert r.status_code == 201, r.text
+    iid = r.json()["id"]
+
+    def open_incident(username: str) -> Page:
+        page = new_page(1280, 720)
+        log_in(page, base, username)
+        page.locator(f"[data-testid=queue-row][data-incident-id='{iid}']").click()
+        expect(page.get_by_test_id("incident-detail")).to_be_visible(timeout=TIMEOUT)
+        return page
+
+    taker = open_incident("jiejing")  # records calls, sees the best units, does not dispatch or close
+    expect(taker.get_by_test_id("recommendation").first).to_be_visible(timeout=TIMEOUT)
+    expect(taker.get_by_test_id("dispatch-selected")).to_have_count(0)
+    expect(taker.get_by_test_id("close-form")).to_have_count(0)
+    expect(taker.get_by_test_id("queue-tab-backlog")).to_have_count(0)
+    leader = open_incident("lingdao")  # reads everything, records nothing
+    expect(leader.get_by_test_id("tab-intake")).to_have_count(0)
+    expect(leader.get_by_test_id("intake-form")).to_have_count(0)
+    expect(leader.get_by_test_id("recommendation").first).to_be_visible(timeout=TIMEOUT)
+    expect(leader.get_by_test_id("dispatch-selected")).to_have_count(0)
+    expect(leader.get_by_test_id("queue-tab-backlog")).to_have_count(1)
+    boss = open_incident("zhihui")  # the duty commander may do all of it
+    expect(boss.get_by_test_id("dispatch-selected")).to_have_count(1, timeout=TIMEOUT)
+    expect(boss.get_by_test_id("close-form")).to_have_count(1)

@@ -6,6 +6,7 @@ import { api } from "../api.js";
 import { t, fmtTime, fmtDuration, fmtDistance, getLang } from "../i18n.js";
 import { toast, useNow } from "./ui.js";
 import { categoryLabel } from "./categories.js";
+import { can } from "./roles.js";
 
 const OPEN = new Set(["received", "dispatched", "on_scene", "handled"]);
 let resultCodes = null;
@@ -59,7 +60,7 @@ export function DetailPanel({ id, version, user, map, cameras, units, active }) 
   // Recommendations follow the incident and the units' availability.
   const freeKey = Object.values(units).filter((u) => u.status === "available").map((u) => u.id).join(",");
   useEffect(() => {
-    if (!inc || !OPEN.has(inc.status) || inc.lat === null || inc.status === "handled") {
+    if (!inc || !OPEN.has(inc.status) || inc.lat === null || inc.status === "handled" || !can(user, "recommend")) {
       setRecs(null);
       map.current && map.current.setRoutes(null, null);
       return;
@@ -106,7 +107,7 @@ export function DetailPanel({ id, version, user, map, cameras, units, active }) 
   };
   useEffect(() => {
     // Only while the panel is on screen: a hidden panel must never send units.
-    const onKey = (e) => { if (active && e.altKey && e.code === "KeyD" && inc) { e.preventDefault(); dispatch(); } };
+    const onKey = (e) => { if (active && can(user, "dispatch") && e.altKey && e.code === "KeyD" && inc) { e.preventDefault(); dispatch(); } };
     addEventListener("keydown", onKey);
     return () => removeEventListener("keydown", onKey);
   });
@@ -139,14 +140,14 @@ export function DetailPanel({ id, version, user, map, cameras, units, active }) 
       ${!recs.error && recs.units.length === 0 && html`<p class="muted">${t("detail.recommend.none")}</p>`}
       <ul class="recs">${recs.units.map((r, i) => html`<li key=${r.unit_id}>
         <label class="rec" data-testid="recommendation" data-unit-id=${r.unit_id}>
-          <input type="checkbox" checked=${chosen.has(r.unit_id)} onChange=${() => toggle(r.unit_id)} />
+          ${can(user, "dispatch") && html`<input type="checkbox" checked=${chosen.has(r.unit_id)} onChange=${() => toggle(r.unit_id)} />`}
           <b>${i + 1}. ${r.call_sign}</b>
           <span class="eta">${r.eta_s !== null ? t("detail.eta", { t: fmtDuration(r.eta_s) }) : t("detail.recommend.straight")}</span>
           <span class="muted">${fmtDistance(r.road_distance_m ?? r.straight_line_m)}</span>
           ${r.streets && r.streets.length > 0 && html`<span class="muted small">${t("detail.via", { s: r.streets.slice(0, 3).join("→") })}</span>`}
         </label></li>`)}</ul>
-      <button class="primary" data-testid="dispatch-selected" disabled=${!chosen.size || busy} onClick=${dispatch}>
-        ${t("detail.dispatch.selected", { n: chosen.size })}</button>
+      ${can(user, "dispatch") && html`<button class="primary" data-testid="dispatch-selected" disabled=${!chosen.size || busy} onClick=${dispatch}>
+        ${t("detail.dispatch.selected", { n: chosen.size })}</button>`}
     </section>`}
 
     <section class="box" data-testid="cameras"><h4>${t("detail.cameras")}</h4>
@@ -164,7 +165,7 @@ export function DetailPanel({ id, version, user, map, cameras, units, active }) 
     ${inc.handoffs && inc.handoffs.length > 0 && html`<section><h4>${t("detail.handoffs")}</h4>
       <ul>${inc.handoffs.map((h) => html`<li>${h.department} · ${h.status_label}</li>`)}</ul></section>`}
 
-    ${OPEN.has(inc.status) && html`<form class="close-form" onSubmit=${close} data-testid="close-form">
+    ${OPEN.has(inc.status) && can(user, "close") && html`<form class="close-form" onSubmit=${close} data-testid="close-form">
       <label>${t("detail.close.result")}<textarea data-testid="close-result" rows="2" value=${result}
         onInput=${(e) => setResult(e.target.value)}></textarea></label>
       <button class="primary" data-testid="close-incident" disabled=${busy || !result.trim()}>${t("detail.close")}</button>

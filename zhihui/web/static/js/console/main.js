@@ -12,6 +12,7 @@ import { IntakePanel } from "./intake.js";
 import { DetailPanel } from "./detail.js";
 import { Queue } from "./queue.js";
 import { Clock, Toasts, toast } from "./ui.js";
+import { can } from "./roles.js";
 
 const OPEN = new Set(["received", "dispatched", "on_scene", "handled"]);
 const ACTIVE_ORDERS = ["sent", "signed", "en_route", "on_scene", "handled"];
@@ -78,7 +79,7 @@ function Console({ user }) {
   const [orders, setOrders] = useState([]);
   const [cameras, setCameras] = useState([]);
   const [selectedId, setSelectedId] = useState(null);
-  const [tab, setTab] = useState("intake");
+  const [tab, setTab] = useState(can(user, "intake") ? "intake" : "detail");
   const [conn, setConn] = useState("connecting");
   const [pick, setPick] = useState({ picking: false, lat: null, lon: null });
   // 大屏 (wall display): map and queue only, larger type; ?wall=1 in the URL or the header switch.
@@ -246,6 +247,7 @@ function Console({ user }) {
   // Global keys: Alt+N new call, Alt+Q queue, Esc back to intake, ? help.
   useEffect(() => {
     const onKey = (e) => {
+      if (!can(user, "intake")) return;
       if (e.altKey && (e.key === "n" || e.key === "N" || e.code === "KeyN")) {
         e.preventDefault();
         setTab("intake");
@@ -277,15 +279,15 @@ function Console({ user }) {
     <${Header} user=${user} conn=${conn} stats=${stats} wall=${wall} setWall=${setWall} />
     <section class="work" aria-label=${t("tab.intake")}>
       <nav class="tabs" role="tablist">
-        <button role="tab" data-testid="tab-intake" aria-selected=${tab === "intake"} onClick=${() => setTab("intake")}>${t("tab.intake")}</button>
+        ${can(user, "intake") && html`<button role="tab" data-testid="tab-intake" aria-selected=${tab === "intake"} onClick=${() => setTab("intake")}>${t("tab.intake")}</button>`}
         <button role="tab" data-testid="tab-detail" aria-selected=${tab === "detail"} onClick=${() => setTab("detail")}>${t("tab.detail")}</button>
       </nav>
-      <div class="panel" hidden=${tab !== "intake"}>
+      ${can(user, "intake") && html`<div class="panel" hidden=${tab !== "intake"}>
         <${IntakePanel} pick=${pick} setPick=${setPick} incidents=${incidents} onRecorded=${(inc) => {
           setIncidents((prev) => (OPEN.has(inc.status) ? { ...prev, [inc.id]: inc } : prev));
           setPick({ picking: false, lat: null, lon: null });
         }} onOpen=${select} />
-      </div>
+      </div>`}
       <div class="panel" hidden=${tab !== "detail"}>
         <${DetailPanel} id=${selectedId} version=${version} user=${user} map=${mapRef} cameras=${cameras}
           units=${units} active=${tab === "detail"} />

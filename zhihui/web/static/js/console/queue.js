@@ -6,6 +6,7 @@ import { t, fmtDuration, fmtTime } from "../i18n.js";
 import { typeColour } from "./map.js";
 import { useNow } from "./ui.js";
 import { categoryLabel } from "./categories.js";
+import { can } from "./roles.js";
 
 export function sortQueue(list) {
   return [...list].sort((a, b) =>
@@ -94,7 +95,7 @@ export function Queue({ incidents, byId, orders, overdue, overdueIncidents, sele
       <button role="tab" data-testid="queue-tab-open" aria-selected=${tab === "open"} onClick=${() => setTab("open")}>${t("queue.open")} <b>${incidents.length}</b></button>
       <button role="tab" data-testid="queue-tab-overdue" aria-selected=${tab === "overdue"} class=${overdue.length ? "alarm" : ""} onClick=${() => setTab("overdue")}>${t("queue.overdue")} <b>${overdue.length}</b></button>
       <button role="tab" data-testid="queue-tab-orders" aria-selected=${tab === "orders"} onClick=${() => setTab("orders")}>${t("queue.orders")} <b>${orders.length}</b></button>
-      <button role="tab" data-testid="queue-tab-backlog" aria-selected=${tab === "backlog"} onClick=${() => setTab("backlog")}>${t("queue.backlog")}</button>
+      ${can(user, "backlog") && html`<button role="tab" data-testid="queue-tab-backlog" aria-selected=${tab === "backlog"} onClick=${() => setTab("backlog")}>${t("queue.backlog")}</button>`}
     </nav>
     ${tab === "overdue" && overdue.length > 0 && html`<ul class="overdue-list" data-testid="overdue-list">
       ${overdue.map((o) => html`<li key=${o.id} onClick=${() => onSelect(o.incident_id)}>

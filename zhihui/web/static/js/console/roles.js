@@ -1,0 +1,13 @@
+// What each role may do, as the API enforces it (zhihui/api/deps.py): the screen only offers what
+// the server would accept, so nobody meets a 403 in normal use.
+const CAN = {
+  intake: ["call_taker", "dispatcher", "commander"],
+  dispatch: ["dispatcher", "commander"],
+  recommend: ["dispatcher", "commander", "call_taker", "leader"],
+  close: ["commander"],
+  backlog: ["dispatcher", "commander", "leader", "inspector"],
+};
+
+export function can(user, what) {
+  return !!user && (CAN[what] || []).includes(user.role);
+}
