@@ -307,3 +307,48 @@ def test_each_role_is_offered_only_what_it_may_do(live_server: Any, new_page: An
     boss = open_incident("zhihui")  # the duty commander may do all of it
     expect(boss.get_by_test_id("dispatch-selected")).to_have_count(1, timeout=TIMEOUT)
     expect(boss.get_by_test_id("close-form")).to_have_count(1)
+
+
+def test_desk_records_a_radio_unit_and_withdraws_an_order(live_server: Any, new_page: Any, shot: Any) -> None:
+    """A fire engine has no phone: the dispatcher signs and reports for it from the panel, and can
+    withdraw a second order with a reason."""
+    base = live_server.url
+    desk_tok = token(base, "diaodu")
+    h = {"Authorization": f"Bearer {desk_tok}"}
+    units = {u["call_sign"]: u["id"] for u in get(base, "/units", desk_tok)}
+    r = httpx.post(f"{base}/api/v1/incidents", headers={**h, "Idempotency-Key": str(uuid.uuid4())},
+                   json={"category_code": "05", "description": "居民楼厨房起火，有浓烟", "caller_phone": "13800138005",
+                         "address": "深圳市福田区香林路12号", "lat": 22.5405, "lon": 114.0200}, timeout=10)
+    assert r.status_code == 201, r.text
+    iid = r.json()["id"]
+    r = httpx.post(f"{base}/api/v1/incidents/{iid}/dispatch", headers=h,
+                   json={"unit_ids": [units["福田消防01"], units["车公庙巡01"]]}, timeout=20)
+    assert r.status_code == 201, r.text
+    fire, patrol = (next(i["id"] for i in r.json() if i["unit_id"] == units[c]) for c in ("福田消防01", "车公庙巡01"))
+
+    page = new_page(1280, 720)
+    log_in(page, base, "diaodu")
+    page.locator(f"[data-testid=queue-row][data-incident-id='{iid}']").click()
+    engine = page.locator(f"[data-testid=detail-instruction][data-instruction-id='{fire}']")
+    for button, status in (("desk-ack", "signed"), ("desk-step", "en_route"), ("desk-step", "on_scene"),
+                           ("desk-step", "handled")):
+        engine.get_by_test_id(button).click()
+        expect(engine).to_have_attribute("data-status", status, timeout=TIMEOUT)
+    engine.get_by_test_id("desk-feedback").click()
+    engine.get_by_test_id("desk-feedback-code").select_option("resolved")
+    engine.get_by_test_id("desk-text").fill("明火已扑灭，无人员伤亡（电台报）")
+    engine.get_by_test_id("desk-submit").click()
+    expect(engine).to_have_attribute("data-status", "feedback", timeout=TIMEOUT)
+    car = page.locator(f"[data-testid=detail-instruction][data-instruction-id='{patrol}']")
+    car.get_by_test_id("desk-cancel").click()
+    car.get_by_test_id("desk-text").fill("消防已处置完毕，巡逻车无需到场")
+    car.get_by_test_id("desk-submit").click()
+    expect(car).to_have_attribute("data-status", "cancelled", timeout=TIMEOUT)
+    final = get(base, f"/incidents/{iid}", desk_tok)
+    by_id = {i["id"]: i for i in final["instructions"]}
+    assert by_id[fire]["result_code"] == "resolved" and by_id[fire]["feedback_text"].startswith("明火已扑灭")
+    assert by_id[patrol]["status"] == "cancelled"
+    assert final["status"] == "handled", "every live order answered: the incident waits for 结案"
+    expect(page.get_by_test_id("detail-status")).to_have_text("已反馈", timeout=TIMEOUT)
+    shot(page, "14-desk-radio-unit")
+    assert any(e["type"] == "instruction.signed" and e["user"] == "diaodu" for e in final["events"])

@@ -17,9 +17,54 @@ function Countdown({ deadline, done, now }) {
   return html`<span class=${"countdown" + (left < 0 ? " late" : left < 30 ? " soon" : "")}>${fmtDuration(left)}</span>`;
 }
 
-function Instruction({ i, now, codes }) {
+const NEXT_STEP = { signed: "en_route", en_route: "on_scene", on_scene: "handled" };
+
+// A unit without a phone (fire engines, traffic on the radio) answers by voice: the desk records its
+// steps on its behalf (代签收 / 代反馈), and may withdraw (撤回) an order with a reason.
+function DeskActions({ i, codes, onDone }) {
+  const [mode, setMode] = useState(null); // "feedback" | "cancel"
+  const [code, setCode] = useState("");
+  const [text, setText] = useState("");
+  const [busy, setBusy] = useState(false);
+  const post = async (path, body) => {
+    setBusy(true);
+    try {
+      await api(`/instructions/${i.id}/${path}`, { method: "POST", body });
+      setMode(null);
+      setText("");
+      await onDone();
+    } catch (e) {
+      toast(t("err.generic", { msg: e.message }), "error");
+    } finally {
+      setBusy(false);
+    }
+  };
+  const next = i.kind === "dispatch" ? NEXT_STEP[i.status] : null;
+  const canAnswer = ["signed", "en_route", "on_scene", "handled"].includes(i.status);
+  return html`<div class="desk-actions">
+    ${i.status === "sent" && html`<button class="small" data-testid="desk-ack" disabled=${busy} onClick=${() => post("acknowledge")}>${t("desk.ack")}</button>`}
+    ${next && html`<button class="small" data-testid="desk-step" disabled=${busy} onClick=${() => post("status", { status: next })}>${t("desk.step", { s: t("istatus." + next) })}</button>`}
+    ${canAnswer && html`<button class="small" data-testid="desk-feedback" disabled=${busy} onClick=${() => setMode(mode === "feedback" ? null : "feedback")}>${t("desk.feedback")}</button>`}
+    <button class="small" data-testid="desk-cancel" disabled=${busy} onClick=${() => setMode(mode === "cancel" ? null : "cancel")}>${t("desk.cancel")}</button>
+    ${mode && html`<form class="desk-form" onSubmit=${(e) => {
+      e.preventDefault();
+      if (mode === "feedback") post("feedback", { result_code: code, text: text.trim() });
+      else post("cancel", { reason: text.trim() });
+    }}>
+      ${mode === "feedback" && html`<label>${t("field.result")}<select data-testid="desk-feedback-code" value=${code} required
+        onChange=${(e) => setCode(e.target.value)}><option value="">—</option>
+        ${Object.entries(codes || {}).map(([k, v]) => html`<option value=${k}>${v}</option>`)}</select></label>`}
+      <label>${t(mode === "feedback" ? "desk.feedback.text" : "desk.cancel.reason")}<input data-testid="desk-text" value=${text}
+        required maxlength=${mode === "feedback" ? 4000 : 2000} onInput=${(e) => setText(e.target.value)} /></label>
+      <button class="small primary" data-testid="desk-submit" disabled=${busy || !text.trim() || (mode === "feedback" && !code)}>${t("desk.submit")}</button>
+    </form>`}
+  </div>`;
+}
+
+function Instruction({ i, now, codes, user, onChanged }) {
   const signed = !!i.signed_at;
   const answered = !!i.feedback_at;
+  const open = !["feedback", "cancelled"].includes(i.status);
   return html`<li class=${"instr" + (i.sign_overdue || i.feedback_overdue ? " overdue" : "")} data-testid="detail-instruction"
     data-instruction-id=${i.id} data-status=${i.status}>
     <div><b>${i.unit_call_sign || "—"}</b> · ${t("kind." + i.kind) === "kind." + i.kind ? i.kind_label : t("kind." + i.kind)}
@@ -30,6 +75,7 @@ function Instruction({ i, now, codes }) {
     </div>
     ${i.feedback_text && html`<div class="feedback" data-testid="instruction-feedback">${t("detail.feedback")}：
       ${(codes && codes[i.result_code]) || i.result_code} — ${i.feedback_text}</div>`}
+    ${open && can(user, "dispatch") && html`<${DeskActions} i=${i} codes=${codes} onDone=${onChanged} />`}
   </li>`;
 }
 
@@ -156,7 +202,8 @@ export function DetailPanel({ id, version, user, map, cameras, units, active }) 
     </section>
 
     <section><h4>${t("detail.instructions")}</h4>
-      <ul class="instrs">${inc.instructions.map((i) => html`<${Instruction} key=${i.id} i=${i} now=${now} codes=${codes} />`)}</ul>
+      <ul class="instrs">${inc.instructions.map((i) => html`<${Instruction} key=${i.id} i=${i} now=${now} codes=${codes}
+        user=${user} onChanged=${load} />`)}</ul>
     </section>
 
     ${inc.callers && inc.callers.length > 1 && html`<section><h4>${t("detail.callers")} (${inc.callers.length})</h4>
