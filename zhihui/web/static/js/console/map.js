@@ -1,7 +1,7 @@
 // 警务要素一张图: the wall map. Leaflet (window.L, loaded by index.html) over a basemap drawn from
 // the city's own road graph (GET /geo/basemap): no tile server exists on the isolated network.
 // Coordinates are WGS-84 throughout, like the road graph and the database.
-import { t } from "../i18n.js";
+import { t, fmtTime } from "../i18n.js";
 import { categoryLabel } from "./categories.js";
 
 const L = window.L;
@@ -235,10 +235,14 @@ export class WallMap {
       seen.add(u.id);
       const html = `<span class="unit-dot" style="background:${UNIT_COLOURS[u.status] || "#555"}"></span>` +
         `<span class="unit-name">${escapeHtml(u.call_sign)}</span>`;
+      const tip = `${escapeHtml(u.call_sign)} · ${escapeHtml(u.name)}<br>${escapeHtml(t("ustatus." + u.status))}` +
+        (u.position_at ? ` · ${escapeHtml(fmtTime(u.position_at))}` : "");
       let m = this.unitMarkers.get(u.id);
+      if (m) m.setTooltipContent(tip);
       if (!m) {
-        m = L.marker([u.lat, u.lon], { keyboard: false, title: `${u.call_sign} ${u.status_label}`,
+        m = L.marker([u.lat, u.lon], { keyboard: false,
           icon: L.divIcon({ className: "unit-icon", html, iconSize: null, iconAnchor: [7, 7] }) });
+        m.bindTooltip(tip);
         m.addTo(this.layers.units);
         this.unitMarkers.set(u.id, m);
         m._html = html;
