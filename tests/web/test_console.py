@@ -293,6 +293,15 @@ def test_each_role_is_offered_only_what_it_may_do(live_server: Any, new_page: An
         expect(page.get_by_test_id("incident-detail")).to_be_visible(timeout=TIMEOUT)
         return page
 
+    # The queue filter finds it by a piece of its address and hides it for another.
+    probe = new_page(1280, 720)
+    log_in(probe, base, "diaodu")
+    row = probe.locator(f"[data-testid=queue-row][data-incident-id='{iid}']")
+    probe.get_by_test_id("queue-filter").fill("香林路5")
+    expect(row).to_be_visible()
+    probe.get_by_test_id("queue-filter").fill("不存在的地址")
+    expect(row).to_have_count(0)
+
     taker = open_incident("jiejing")  # records calls, sees the best units, does not dispatch or close
     expect(taker.get_by_test_id("recommendation").first).to_be_visible(timeout=TIMEOUT)
     expect(taker.get_by_test_id("dispatch-selected")).to_have_count(0)

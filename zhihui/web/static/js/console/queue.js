@@ -84,10 +84,15 @@ export function Queue({ incidents, byId, orders, overdue, overdueIncidents, sele
     return () => { alive = false; clearInterval(id); };
   }, [tab, incidents]);
 
+  const [filter, setFilter] = useState("");
+  // Filter by any part of the number, address, type, caller number or description.
+  const q = filter.trim().toLowerCase();
+  const matches = (inc) => !q || [inc.number, inc.address, inc.category_label, inc.caller_phone, inc.description,
+    categoryLabel(inc.category_code, inc.category_label)].some((v) => v && String(v).toLowerCase().includes(q));
   let rows;
-  if (tab === "open") rows = sortQueue(incidents);
-  else if (tab === "overdue") rows = sortQueue(incidents.filter((i) => overdueIncidents.has(i.id)));
-  else if (tab === "backlog") rows = backlog && !backlog.error ? sortQueue(backlog) : [];
+  if (tab === "open") rows = sortQueue(incidents.filter(matches));
+  else if (tab === "overdue") rows = sortQueue(incidents.filter((i) => overdueIncidents.has(i.id) && matches(i)));
+  else if (tab === "backlog") rows = backlog && !backlog.error ? sortQueue(backlog.filter(matches)) : [];
   else rows = [];
 
   return html`<aside class="queue" aria-label=${t("queue.title")}>
@@ -97,6 +102,8 @@ export function Queue({ incidents, byId, orders, overdue, overdueIncidents, sele
       <button role="tab" data-testid="queue-tab-orders" aria-selected=${tab === "orders"} onClick=${() => setTab("orders")}>${t("queue.orders")} <b>${orders.length}</b></button>
       ${can(user, "backlog") && html`<button role="tab" data-testid="queue-tab-backlog" aria-selected=${tab === "backlog"} onClick=${() => setTab("backlog")}>${t("queue.backlog")}</button>`}
     </nav>
+    ${tab !== "orders" && html`<input class="qfilter" type="search" data-testid="queue-filter" value=${filter}
+      placeholder=${t("queue.filter")} aria-label=${t("queue.filter")} onInput=${(e) => setFilter(e.target.value)} />`}
     ${tab === "overdue" && overdue.length > 0 && html`<ul class="overdue-list" data-testid="overdue-list">
       ${overdue.map((o) => html`<li key=${o.id} onClick=${() => onSelect(o.incident_id)}>
         <b>${o.unit_call_sign || ""}</b> ${o.sign_overdue ? t("event.instruction.sign_overdue") : t("event.instruction.feedback_overdue")}

@@ -8,6 +8,7 @@ register({
   "queue.title": ["警情队列", "Incident queue"],
   "queue.open": ["待处置", "Open"],
   "queue.overdue": ["超时", "Overdue"],
+  "queue.filter": ["筛选：编号、地址、类别、号码…", "Filter: number, address, type, phone…"],
   "queue.orders": ["指令", "Orders"],
   "queue.backlog": ["警情清零", "Backlog"],
   "queue.empty": ["暂无警情", "No incidents"],
