@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 import uvicorn
+from playwright.sync_api import expect
 
 from tests.conftest import BACKEND, _pg_admin, pg_url
 from zhihui.api.app import create_app
@@ -114,6 +115,11 @@ def live_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
                 os.environ[k] = v
         if pg_name:
             _run(_pg_admin(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
+
+
+# Screens on a loaded 2-core CI machine can take a few seconds to settle: wait up to 15 s for any
+# expected state (Playwright's default for expect() is 5 s).
+expect.set_options(timeout=15_000)
 
 
 # Module scope: Playwright's sync API keeps an event loop running while it is started, which

@@ -243,6 +243,7 @@ def test_keyboard_dispatch_only_from_the_visible_panel(live_server: Any, new_pag
     page = new_page(1280, 720)
     log_in(page, base, "diaodu")
     row = page.locator(f"[data-testid=queue-row][data-incident-id='{iid}']")
+    expect(row).to_be_visible()
     page.keyboard.press("Alt+Q")
     expect(page.locator("[data-testid=queue-row]:focus")).to_have_count(1)
     row.focus()
@@ -256,6 +257,8 @@ def test_keyboard_dispatch_only_from_the_visible_panel(live_server: Any, new_pag
     detail = httpx.get(f"{base}/api/v1/incidents/{iid}", headers={"Authorization": f"Bearer {desk}"}).json()
     assert detail["instructions"] == [], "Alt+D from the intake form must not dispatch"
     page.get_by_test_id("tab-detail").click()
+    expect(page.get_by_test_id("incident-detail")).to_be_visible()
+    expect(page.get_by_test_id("dispatch-selected")).to_be_enabled(timeout=TIMEOUT)
     page.keyboard.press("Alt+D")
     expect(page.get_by_test_id("detail-instruction")).to_have_count(1, timeout=TIMEOUT)
     expect(row).to_have_attribute("data-status", "dispatched", timeout=TIMEOUT)

@@ -1,7 +1,7 @@
 // 警情详情 and 派警: the full timeline, callers, instructions with their deadlines and feedback,
 // recommended units by road travel time (routes drawn on the map), one-click point-to-point
 // dispatch of one or several units, nearby cameras, and 结案.
-import { html, useState, useEffect, useCallback } from "/static/vendor/preact-htm.mjs";
+import { html, useState, useEffect, useCallback, useRef } from "/static/vendor/preact-htm.mjs";
 import { api } from "../api.js";
 import { t, fmtTime, fmtDuration, fmtDistance, getLang } from "../i18n.js";
 import { toast, useNow } from "./ui.js";
@@ -151,12 +151,18 @@ export function DetailPanel({ id, version, user, map, cameras, units, active }) 
       setBusy(false);
     }
   };
+  // One listener; it reads the current panel through a ref, so a key pressed right after the tab
+  // changes sees the new state. Only while the panel is on screen: a hidden panel never sends units.
+  const keys = useRef(null);
+  keys.current = { active, inc, dispatch };
   useEffect(() => {
-    // Only while the panel is on screen: a hidden panel must never send units.
-    const onKey = (e) => { if (active && can(user, "dispatch") && e.altKey && e.code === "KeyD" && inc) { e.preventDefault(); dispatch(); } };
+    const onKey = (e) => {
+      const k = keys.current;
+      if (k.active && k.inc && can(user, "dispatch") && e.altKey && e.code === "KeyD") { e.preventDefault(); k.dispatch(); }
+    };
     addEventListener("keydown", onKey);
     return () => removeEventListener("keydown", onKey);
-  });
+  }, []);
 
   if (!id) return html`<p class="muted pad" data-testid="detail-empty">${t("detail.none")}</p>`;
   if (!inc) return html`<p class="muted pad">…</p>`;

@@ -18,7 +18,9 @@ export function IntakePanel({ pick, setPick, incidents, onRecorded, onOpen }) {
   const [analysing, setAnalysing] = useState(false);
   const [errors, setErrors] = useState({});
   const [busy, setBusy] = useState(false);
-  const [categoryTouched, setCategoryTouched] = useState(false);
+  // A ref, not state: an analysis answer arriving after the call-taker typed a type must see it.
+  const categoryTouched = useRef(false);
+  const setCategoryTouched = (v) => { categoryTouched.current = v; };
   const seq = useRef(0);
   const phoneRef = useRef(null);
 
@@ -70,7 +72,7 @@ export function IntakePanel({ pick, setPick, incidents, onRecorded, onOpen }) {
           setPick({ picking: false, lat: a.point.lat, lon: a.point.lon, source: "geocode",
             label: a.address && a.address.geocode && a.address.geocode.best ? a.address.geocode.best.name : "" });
         }
-        if (!categoryTouched && a.classification && a.classification.confident && a.category_code) {
+        if (!categoryTouched.current && a.classification && a.classification.confident && a.category_code) {
           const c = byCode[a.category_code];
           if (c) setForm((f) => ({ ...f, category: `${c.code} ${getLang() === "en" ? c.enLabel : c.label}` }));
         }

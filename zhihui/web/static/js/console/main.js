@@ -254,7 +254,8 @@ function Console({ user }) {
         setTimeout(() => document.dispatchEvent(new CustomEvent("zhihui:new-call")), 0);
       } else if (e.altKey && e.code === "KeyQ") {
         e.preventDefault();
-        const first = document.querySelector("[data-testid=queue-row]");
+        // The first row, or the filter when the queue is empty.
+        const first = document.querySelector("[data-testid=queue-row]") || document.querySelector("[data-testid=queue-filter]");
         if (first) first.focus();
       } else if (e.key === "Escape" && !pick.picking) {
         setTab("intake");
