@@ -3,14 +3,12 @@ names, roles) in the real browser. axe is injected for the test only; the produc
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
 from playwright.sync_api import Page, expect
 
-from tests.web.test_console import TIMEOUT, log_in, token
+from tests.web.client import TIMEOUT, call, log_in, officers, record_call, token
 
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 
@@ -27,18 +25,12 @@ def violations(page: Page) -> list[str]:
 
 
 def make_incident(base: str, *, dispatch: bool) -> dict[str, Any]:
-    h = {"Authorization": f"Bearer {token(base, 'diaodu')}"}
-    r = httpx.post(f"{base}/api/v1/incidents", headers={**h, "Idempotency-Key": str(uuid.uuid4())},
-                   json={"category_code": "0201", "description": "小区门口有人打架，约五人",
-                         "caller_phone": "13800138002", "address": "深圳市福田区香梅路30号",
-                         "lat": 22.5440, "lon": 114.0350}, timeout=10)
-    assert r.status_code == 201, r.text
-    incident = r.json()
+    incident = record_call(base, {"category_code": "0201", "description": "小区门口有人打架，约五人",
+                                  "caller_phone": "13800138002", "address": "深圳市福田区香梅路30号",
+                                  "lat": 22.5440, "lon": 114.0350}, username="diaodu")
     if dispatch:
-        r = httpx.post(f"{base}/api/v1/incidents/{incident['id']}/dispatch", headers=h, json={"recommended": 1},
-                       timeout=20)
-        assert r.status_code == 201, r.text
-        incident["instruction"] = r.json()[0]
+        incident["instruction"] = call(base, "POST", f"/incidents/{incident['id']}/dispatch",
+                                       token(base, "diaodu"), json={"recommended": 1})[0]
     return incident
 
 
@@ -60,9 +52,7 @@ def test_console_screens_pass_axe(live_server: Any, new_page: Any) -> None:
 def test_phone_page_passes_axe(live_server: Any, new_page: Any) -> None:
     base = live_server.url
     incident = make_incident(base, dispatch=True)
-    admin = token(base, "admin")
-    users = httpx.get(f"{base}/api/v1/users", headers={"Authorization": f"Bearer {admin}"}, timeout=10).json()
-    officer = next(u["username"] for u in users if u["unit_id"] == incident["instruction"]["unit_id"])
+    officer = officers(base)[incident["instruction"]["unit_id"]]
     page = new_page(390, 844, mobile=True, bypass_csp=True)
     page.goto(base + "/m")
     assert violations(page) == [], "phone login"

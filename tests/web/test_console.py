@@ -9,34 +9,11 @@ Screenshots of every screen go to test-artifacts/screens/.
 from __future__ import annotations
 
 import re
-import uuid
 from typing import Any
 
-import httpx
 from playwright.sync_api import Page, expect
 
-PASSWORD = "Zhihui@2026"
-TIMEOUT = 15_000
-
-
-def token(base: str, username: str) -> str:
-    r = httpx.post(f"{base}/api/v1/auth/token", data={"username": username, "password": PASSWORD}, timeout=10)
-    r.raise_for_status()
-    return r.json()["access_token"]
-
-
-def get(base: str, path: str, tok: str, **params: Any) -> Any:
-    r = httpx.get(f"{base}/api/v1{path}", headers={"Authorization": f"Bearer {tok}"}, params=params, timeout=20)
-    r.raise_for_status()
-    return r.json()
-
-
-def log_in(page: Page, base: str, username: str, path: str = "/") -> None:
-    page.goto(base + path)
-    page.get_by_test_id("login-username").fill(username)
-    page.get_by_test_id("login-password").fill(PASSWORD)
-    page.get_by_test_id("login-submit").click()
-    expect(page.get_by_test_id("conn-state")).to_have_text(re.compile("实时|Live"), timeout=TIMEOUT)
+from tests.web.client import TIMEOUT, call, get, log_in, officers, record_call, token
 
 
 def no_horizontal_overflow(page: Page) -> None:
@@ -46,8 +23,7 @@ def no_horizontal_overflow(page: Page) -> None:
 
 def test_call_to_close_across_four_screens(live_server: Any, new_page: Any, shot: Any) -> None:
     base = live_server.url
-    admin = token(base, "admin")
-    officers = {u["unit_id"]: u["username"] for u in get(base, "/users", admin) if u["role"] == "officer"}
+    officer_of = officers(base)
 
     # The dispatcher's screen is open before the call comes in: the call must arrive live.
     desk = new_page(1280, 720)
@@ -105,7 +81,7 @@ def test_call_to_close_across_four_screens(live_server: Any, new_page: Any, shot
     expect(row).to_have_attribute("data-status", "dispatched", timeout=TIMEOUT)
 
     # 民警: the phone page in its own browser context, sharing its position.
-    officer = officers[unit_id]
+    officer = officer_of[unit_id]
     phone = new_page(390, 844, mobile=True, geolocation={"latitude": 22.5330, "longitude": 114.0270})
     log_in(phone, base, officer, "/m")
     card = phone.locator(f"[data-testid=order-card][data-instruction-id='{instruction_id}']")
@@ -158,16 +134,9 @@ def test_dropped_connection_misses_nothing(live_server: Any, proxy: Any, new_pag
     log_in(page, proxy.url, "diaodu")
     proxy.drop()
     expect(page.get_by_test_id("conn-state")).to_have_text("重连中…", timeout=TIMEOUT)
-    tok = token(live_server.url, "jiejing")
-    ids = []
-    for k in range(2):
-        r = httpx.post(f"{live_server.url}/api/v1/incidents",
-                       headers={"Authorization": f"Bearer {tok}", "Idempotency-Key": str(uuid.uuid4())},
-                       json={"category_code": "0201", "description": f"断线期间的警情{k}",
-                             "caller_phone": "13900000000", "address": "深圳市福田区香梅路1号",
-                             "lat": 22.538, "lon": 114.028 + k * 0.002}, timeout=10)
-        assert r.status_code == 201, r.text
-        ids.append(r.json()["id"])
+    ids = [record_call(live_server.url, {"category_code": "0201", "description": f"断线期间的警情{k}",
+                                         "caller_phone": "13900000000", "address": "深圳市福田区香梅路1号",
+                                         "lat": 22.538, "lon": 114.028 + k * 0.002})["id"] for k in range(2)]
     for i in ids:
         expect(page.locator(f"[data-testid=queue-row][data-incident-id='{i}']")).to_have_count(0)
     proxy.restore()
@@ -233,13 +202,9 @@ def test_keyboard_dispatch_only_from_the_visible_panel(live_server: Any, new_pag
     """Alt+D sends the ticked units from the incident panel, and does nothing while the intake form
     is on screen (a hidden panel must never send units)."""
     base = live_server.url
-    tok = token(base, "jiejing")
-    r = httpx.post(f"{base}/api/v1/incidents", headers={"Authorization": f"Bearer {tok}",
-                                                        "Idempotency-Key": str(uuid.uuid4())},
-                   json={"category_code": "0602", "description": "老人走失，穿灰色外套", "caller_phone": "13800138003",
-                         "address": "深圳市福田区农园路10号", "lat": 22.5450, "lon": 114.0160}, timeout=10)
-    assert r.status_code == 201, r.text
-    iid = r.json()["id"]
+    iid = record_call(base, {"category_code": "0602", "description": "老人走失，穿灰色外套",
+                             "caller_phone": "13800138003", "address": "深圳市福田区农园路10号",
+                             "lat": 22.5450, "lon": 114.0160})["id"]
     page = new_page(1280, 720)
     log_in(page, base, "diaodu")
     row = page.locator(f"[data-testid=queue-row][data-incident-id='{iid}']")
@@ -253,8 +218,7 @@ def test_keyboard_dispatch_only_from_the_visible_panel(live_server: Any, new_pag
     expect(page.get_by_test_id("intake-form")).to_be_visible()
     page.keyboard.press("Alt+D")
     page.wait_for_timeout(1000)
-    desk = token(base, "diaodu")
-    detail = httpx.get(f"{base}/api/v1/incidents/{iid}", headers={"Authorization": f"Bearer {desk}"}).json()
+    detail = get(base, f"/incidents/{iid}", token(base, "diaodu"))
     assert detail["instructions"] == [], "Alt+D from the intake form must not dispatch"
     page.get_by_test_id("tab-detail").click()
     expect(page.get_by_test_id("incident-detail")).to_be_visible()
@@ -281,13 +245,8 @@ def test_times_are_beijing_time_wherever_the_browser_is(live_server: Any, new_pa
 def test_each_role_is_offered_only_what_it_may_do(live_server: Any, new_page: Any) -> None:
     """The screen offers what the API would accept: no button that can only answer 403."""
     base = live_server.url
-    tok = token(base, "jiejing")
-    r = httpx.post(f"{base}/api/v1/incidents", headers={"Authorization": f"Bearer {tok}",
-                                                        "Idempotency-Key": str(uuid.uuid4())},
-                   json={"category_code": "0201", "description": "有人打架", "caller_phone": "13800138004",
-                         "address": "深圳市福田区香林路5号", "lat": 22.5400, "lon": 114.0180}, timeout=10)
-    assert r.status_code == 201, r.text
-    iid = r.json()["id"]
+    iid = record_call(base, {"category_code": "0201", "description": "有人打架", "caller_phone": "13800138004",
+                             "address": "深圳市福田区香林路5号", "lat": 22.5400, "lon": 114.0180})["id"]
 
     def open_incident(username: str) -> Page:
         page = new_page(1280, 720)
@@ -326,17 +285,13 @@ def test_desk_records_a_radio_unit_and_withdraws_an_order(live_server: Any, new_
     withdraw a second order with a reason."""
     base = live_server.url
     desk_tok = token(base, "diaodu")
-    h = {"Authorization": f"Bearer {desk_tok}"}
     units = {u["call_sign"]: u["id"] for u in get(base, "/units", desk_tok)}
-    r = httpx.post(f"{base}/api/v1/incidents", headers={**h, "Idempotency-Key": str(uuid.uuid4())},
-                   json={"category_code": "05", "description": "居民楼厨房起火，有浓烟", "caller_phone": "13800138005",
-                         "address": "深圳市福田区香林路12号", "lat": 22.5405, "lon": 114.0200}, timeout=10)
-    assert r.status_code == 201, r.text
-    iid = r.json()["id"]
-    r = httpx.post(f"{base}/api/v1/incidents/{iid}/dispatch", headers=h,
-                   json={"unit_ids": [units["福田消防01"], units["车公庙巡01"]]}, timeout=20)
-    assert r.status_code == 201, r.text
-    fire, patrol = (next(i["id"] for i in r.json() if i["unit_id"] == units[c]) for c in ("福田消防01", "车公庙巡01"))
+    iid = record_call(base, {"category_code": "05", "description": "居民楼厨房起火，有浓烟",
+                             "caller_phone": "13800138005", "address": "深圳市福田区香林路12号",
+                             "lat": 22.5405, "lon": 114.0200}, username="diaodu")["id"]
+    sent = call(base, "POST", f"/incidents/{iid}/dispatch", desk_tok,
+                json={"unit_ids": [units["福田消防01"], units["车公庙巡01"]]})
+    fire, patrol = (next(i["id"] for i in sent if i["unit_id"] == units[c]) for c in ("福田消防01", "车公庙巡01"))
 
     page = new_page(1280, 720)
     log_in(page, base, "diaodu")

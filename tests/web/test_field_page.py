@@ -10,32 +10,16 @@ from __future__ import annotations
 
 import itertools
 import re
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 from playwright.sync_api import Page, expect
 
+from tests.web.client import PASSWORD, TIMEOUT, call, log_in, record_call, token
 from tests.web.test_accessibility import violations
 
-PASSWORD = "Zhihui@2026"
-TIMEOUT = 15_000
 PHONE = {"width": 390, "height": 844}
 HERE = {"latitude": 22.5330, "longitude": 114.0270}  # 车公庙, WGS-84 as a phone's GPS reports it
-
-
-def token(base: str, username: str) -> str:
-    r = httpx.post(f"{base}/api/v1/auth/token", data={"username": username, "password": PASSWORD}, timeout=10)
-    r.raise_for_status()
-    return str(r.json()["access_token"])
-
-
-def call(base: str, method: str, path: str, tok: str, **kw: Any) -> Any:
-    headers = {"Authorization": f"Bearer {tok}", **kw.pop("headers", {})}
-    r = httpx.request(method, f"{base}/api/v1{path}", headers=headers, timeout=20, **kw)
-    assert r.status_code < 300, f"{method} {path}: {r.status_code} {r.text}"
-    return r.json() if r.content else None
 
 
 def officer(base: str, username: str) -> int:
@@ -59,11 +43,9 @@ def police_category(base: str, tok: str) -> str:
 
 def dispatch_to(base: str, unit_id: int, description: str, *, lon: float = 114.0553) -> tuple[dict[str, Any], int]:
     """Record a call as the call-taker and send the unit as the dispatcher: (incident, instruction id)."""
-    taker = token(base, "jiejing")
-    incident = call(base, "POST", "/incidents", taker, headers={"Idempotency-Key": str(uuid.uuid4())},
-                    json={"category_code": police_category(base, taker), "description": description,
-                          "address": "深圳市福田区深南大道1000号", "lat": 22.5405, "lon": lon,
-                          "caller_phone": "13800138000"})
+    incident = record_call(base, {"category_code": police_category(base, token(base, "jiejing")),
+                                  "description": description, "address": "深圳市福田区深南大道1000号",
+                                  "lat": 22.5405, "lon": lon, "caller_phone": "13800138000"})
     sent = call(base, "POST", f"/incidents/{incident['id']}/dispatch", token(base, "diaodu"),
                 json={"unit_ids": [unit_id]})
     assert [i["unit_id"] for i in sent] == [unit_id]
@@ -74,14 +56,6 @@ def phone(new_page: Any, geolocation: dict[str, float] | None = None, *, axe: bo
     """A phone-sized page; axe=True lets the test inject axe-core (the page's CSP would refuse it)."""
     return new_page(PHONE["width"], PHONE["height"], mobile=True,  # type: ignore[no-any-return]
                     geolocation=geolocation, bypass_csp=axe)
-
-
-def log_in(page: Page, base: str, username: str) -> None:
-    page.goto(base + "/m")
-    page.get_by_test_id("login-username").fill(username)
-    page.get_by_test_id("login-password").fill(PASSWORD)
-    page.get_by_test_id("login-submit").click()
-    expect(page.get_by_test_id("conn-state")).to_have_text("实时", timeout=TIMEOUT)
 
 
 def fits_the_phone(page: Page) -> None:
@@ -109,7 +83,7 @@ def test_officer_works_an_order_from_sign_to_feedback(live_server: Any, new_page
     expect(page.get_by_test_id("login-submit")).to_be_visible()
     fits_the_phone(page)
     shot(page, "field-01-login")
-    log_in(page, base, "mj101")
+    log_in(page, base, "mj101", "/m")
 
     unit = call(base, "GET", f"/units/{unit_id}", token(base, "diaodu"))
     expect(page.get_by_test_id("unit-call-sign")).to_have_text(unit["call_sign"])
@@ -196,7 +170,7 @@ def test_new_order_arrives_live_and_a_withdrawal_is_announced(live_server: Any, 
     unit_id = officer(base, "mj102")
     page = phone(new_page, axe=True)
     page.add_init_script("navigator.vibrate = (p) => { (window.__buzz = window.__buzz || []).push(p); return true; }")
-    log_in(page, base, "mj102")
+    log_in(page, base, "mj102", "/m")
     expect(page.get_by_test_id("no-orders")).to_be_visible()
     expect(page.get_by_test_id("new-order-alert")).to_have_count(0)
 

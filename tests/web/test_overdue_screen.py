@@ -4,13 +4,11 @@ the screens follow the live stream (short deadlines for the test)."""
 from __future__ import annotations
 
 import re
-import uuid
 from typing import Any
 
-import httpx
 from playwright.sync_api import expect
 
-from tests.web.test_console import TIMEOUT, log_in, token
+from tests.web.client import TIMEOUT, call, log_in, record_call, token
 from zhihui.core.config import Deadlines
 
 LIVE_SETTINGS = {"deadlines": Deadlines(sign_urgent=2, sign_normal=2, feedback_urgent=600, feedback_normal=600),
@@ -24,17 +22,11 @@ def test_unsigned_order_goes_red_on_the_desk(live_server: Any, new_page: Any, sh
     desk.get_by_test_id("queue-tab-orders").click()
     expect(desk.get_by_test_id("stat-overdue")).to_contain_text("0")
 
-    tok = token(base, "diaodu")
-    h = {"Authorization": f"Bearer {tok}"}
-    r = httpx.post(f"{base}/api/v1/incidents", headers={**h, "Idempotency-Key": str(uuid.uuid4())},
-                   json={"category_code": "0201", "description": "商场门口有人打架", "caller_phone": "13800138001",
-                         "address": "深圳市福田区农林路20号", "lat": 22.5420, "lon": 114.0110}, timeout=10)
-    assert r.status_code == 201, r.text
-    incident = r.json()
-    r = httpx.post(f"{base}/api/v1/incidents/{incident['id']}/dispatch", headers=h, json={"recommended": 1},
-                   timeout=20)
-    assert r.status_code == 201, r.text
-    instruction = r.json()[0]
+    incident = record_call(base, {"category_code": "0201", "description": "商场门口有人打架",
+                                  "caller_phone": "13800138001", "address": "深圳市福田区农林路20号",
+                                  "lat": 22.5420, "lon": 114.0110}, username="diaodu")
+    instruction = call(base, "POST", f"/incidents/{incident['id']}/dispatch", token(base, "diaodu"),
+                       json={"recommended": 1})[0]
 
     row = desk.locator(f"[data-testid=order-row][data-instruction-id='{instruction['id']}']")
     expect(row).to_be_visible(timeout=TIMEOUT)

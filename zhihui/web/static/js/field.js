@@ -2,9 +2,10 @@
 // (签收), reports en route / on scene / handled, and sends feedback with a result code; the phone can
 // share its position (browser geolocation is WGS-84).
 import { html, render, useState, useEffect, useRef, useCallback } from "/static/vendor/preact-htm.mjs";
-import { api, current, login, logout, onSession } from "./api.js";
+import { api, current, logout, onSession } from "./api.js";
 import { connect } from "./stream.js";
-import { t, register, setLang, getLang, onLang, fmtTime, fmtDuration } from "./i18n.js";
+import { t, register, getLang, onLang, fmtTime, fmtDuration } from "./i18n.js";
+import { LoginForm, toggleLang, useNow } from "./widgets.js";
 
 register({
   "field.title": ["民警移动端", "Officer"],
@@ -86,39 +87,9 @@ function label(prefix, code, fallback) {
   return s === key ? (fallback || code) : s;
 }
 
-function toggleLang() {
-  setLang(getLang() === "zh" ? "en" : "zh");
-}
-
 function Login() {
-  const [username, setUsername] = useState("");
-  const [password, setPassword] = useState("");
-  const [error, setError] = useState(null);
-  const [busy, setBusy] = useState(false);
-  const submit = async (e) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await login(username.trim(), password);
-    } catch (err) {
-      setError(t("login.failed", { msg: err.message }));
-    } finally {
-      setBusy(false);
-    }
-  };
-  return html`<main class="login">
-    <form onSubmit=${submit}>
-      <h1>${t("app.title")}<br /><small>${t("field.title")}</small></h1>
-      <label>${t("login.username")}<input data-testid="login-username" autocomplete="username" value=${username}
-        onInput=${(e) => setUsername(e.target.value)} required autocapitalize="off" autocorrect="off" spellcheck="false" /></label>
-      <label>${t("login.password")}<input data-testid="login-password" type="password" autocomplete="current-password"
-        value=${password} onInput=${(e) => setPassword(e.target.value)} required /></label>
-      ${error && html`<p class="error" role="alert" data-testid="login-error">${error}</p>`}
-      <button class="primary big" data-testid="login-submit" disabled=${busy}>${t("login.submit")}</button>
-      <button type="button" class="link lang" data-testid="lang-switch" onClick=${toggleLang}>${t("lang.switch")}</button>
-    </form>
-  </main>`;
+  return html`<${LoginForm} screenClass="login" big
+    heading=${html`${t("app.title")}<br /><small>${t("field.title")}</small>`} />`;
 }
 
 function Countdown({ deadline, now, sign, overdue }) {
@@ -220,12 +191,6 @@ function Order({ o, incident, codes, now, fresh, onChanged }) {
     ${o.result_code && html`<p class="done-text">${t("field.result", { r: label("rc", o.result_code, codes && codes[o.result_code]) })}
       ${o.feedback_text ? " · " + o.feedback_text : ""}</p>`}
   </article>`;
-}
-
-function useNow(ms) {
-  const [now, setNow] = useState(Date.now());
-  useEffect(() => { const id = setInterval(() => setNow(Date.now()), ms); return () => clearInterval(id); }, [ms]);
-  return now;
 }
 
 // Geolocation failures as [key, vars], translated when shown (the language can change meanwhile).

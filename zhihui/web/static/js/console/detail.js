@@ -4,7 +4,8 @@
 import { html, useState, useEffect, useCallback, useRef } from "/static/vendor/preact-htm.mjs";
 import { api } from "../api.js";
 import { t, fmtTime, fmtDuration, fmtDistance, getLang } from "../i18n.js";
-import { toast, useNow } from "./ui.js";
+import { toast } from "./ui.js";
+import { useNow } from "../widgets.js";
 import { categoryLabel } from "./categories.js";
 import { can } from "./roles.js";
 

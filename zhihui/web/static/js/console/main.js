@@ -2,9 +2,10 @@
 // current by the live stream. Every state change comes from the server (events or re-reads), so
 // several screens on the wall and at the desks always agree.
 import { html, render, useState, useEffect, useRef, useCallback } from "/static/vendor/preact-htm.mjs";
-import { api, current, login, logout, onSession, setSeat, seat } from "../api.js";
+import { api, current, logout, onSession, setSeat, seat } from "../api.js";
 import { connect } from "../stream.js";
-import { t, setLang, getLang, onLang } from "../i18n.js";
+import { t, getLang, onLang } from "../i18n.js";
+import { LoginForm, toggleLang } from "../widgets.js";
 import "./words.js";
 import { WallMap } from "./map.js";
 import { categoryLabel, loadCategories } from "./categories.js";
@@ -18,39 +19,12 @@ const OPEN = new Set(["received", "dispatched", "on_scene", "handled"]);
 const ACTIVE_ORDERS = ["sent", "signed", "en_route", "on_scene", "handled"];
 
 function Login() {
-  const [username, setUsername] = useState("");
-  const [password, setPassword] = useState("");
   const [seatName, setSeatName] = useState(seat());
-  const [error, setError] = useState(null);
-  const [busy, setBusy] = useState(false);
-  const submit = async (e) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      setSeat(seatName);
-      await login(username, password);
-    } catch (err) {
-      setError(t("login.failed", { msg: err.message }));
-    } finally {
-      setBusy(false);
-    }
-  };
-  return html`<main class="login-screen">
-    <form class="login-box" onSubmit=${submit} aria-labelledby="login-title">
-      <h1 id="login-title">${t("console.title")}</h1>
-      <label>${t("login.username")}<input data-testid="login-username" autocomplete="username" autofocus
-        value=${username} onInput=${(e) => setUsername(e.target.value)} required /></label>
-      <label>${t("login.password")}<input data-testid="login-password" type="password" autocomplete="current-password"
-        value=${password} onInput=${(e) => setPassword(e.target.value)} required /></label>
-      <label>${t("login.seat")}<input data-testid="login-seat" value=${seatName}
-        onInput=${(e) => setSeatName(e.target.value)} maxlength="64" /></label>
-      ${error && html`<p class="error" role="alert" data-testid="login-error">${error}</p>`}
-      <button class="primary" data-testid="login-submit" disabled=${busy}>${t("login.submit")}</button>
-      <button type="button" class="link" data-testid="lang-switch"
-        onClick=${() => setLang(getLang() === "zh" ? "en" : "zh")}>${t("lang.switch")}</button>
-    </form>
-  </main>`;
+  return html`<${LoginForm} heading=${t("console.title")} screenClass="login-screen" formClass="login-box"
+    beforeLogin=${() => setSeat(seatName)}>
+    <label>${t("login.seat")}<input data-testid="login-seat" value=${seatName}
+      onInput=${(e) => setSeatName(e.target.value)} maxlength="64" /></label>
+  </${LoginForm}>`;
 }
 
 function Header({ user, conn, stats, wall, setWall }) {
@@ -66,7 +40,7 @@ function Header({ user, conn, stats, wall, setWall }) {
     <span class=${"conn conn-" + conn} data-testid="conn-state" role="status">${t("conn." + conn)}</span>
     <span class="who" data-testid="who" title=${user.full_name}>${user.full_name.split(" ").slice(-1)[0]} · ${t("role." + user.role)}</span>
     <button class="link" data-testid="wall-switch" aria-pressed=${wall ? "true" : "false"} onClick=${() => setWall(!wall)}>${t(wall ? "wall.off" : "wall.on")}</button>
-    <button class="link" data-testid="lang-switch" onClick=${() => setLang(getLang() === "zh" ? "en" : "zh")}>${t("lang.switch")}</button>
+    <button class="link" data-testid="lang-switch" onClick=${toggleLang}>${t("lang.switch")}</button>
     <button class="link" data-testid="logout" onClick=${logout}>${t("logout")}</button>
   </header>`;
 }

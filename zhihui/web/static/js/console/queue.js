@@ -4,7 +4,7 @@ import { html, useState, useEffect } from "/static/vendor/preact-htm.mjs";
 import { api } from "../api.js";
 import { t, fmtDuration, fmtTime } from "../i18n.js";
 import { typeColour } from "./map.js";
-import { useNow } from "./ui.js";
+import { useNow } from "../widgets.js";
 import { categoryLabel } from "./categories.js";
 import { can } from "./roles.js";
 

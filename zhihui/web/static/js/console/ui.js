@@ -1,15 +1,7 @@
-// Small shared pieces: the Beijing-time clock, toasts, a ticking "now".
+// Small shared pieces of the console: the Beijing-time clock and toasts.
 import { html, useState, useEffect } from "/static/vendor/preact-htm.mjs";
 import { fmtDateTime } from "../i18n.js";
-
-export function useNow(ms = 1000) {
-  const [now, setNow] = useState(Date.now());
-  useEffect(() => {
-    const id = setInterval(() => setNow(Date.now()), ms);
-    return () => clearInterval(id);
-  }, [ms]);
-  return now;
-}
+import { useNow } from "../widgets.js";
 
 export function Clock() {
   const now = useNow(1000);

@@ -1,0 +1,52 @@
+// Pieces both screens use: the sign-in form and a ticking clock for countdowns.
+import { html, useState, useEffect } from "/static/vendor/preact-htm.mjs";
+import { login } from "./api.js";
+import { t, setLang, getLang } from "./i18n.js";
+
+export function toggleLang() {
+  setLang(getLang() === "zh" ? "en" : "zh");
+}
+
+export function useNow(ms = 1000) {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    const id = setInterval(() => setNow(Date.now()), ms);
+    return () => clearInterval(id);
+  }, [ms]);
+  return now;
+}
+
+// heading: the title markup; beforeLogin: runs first (the console stores its seat name there);
+// children: extra fields under the password; the screen's stylesheet styles screenClass/formClass.
+export function LoginForm({ heading, beforeLogin, children, screenClass, formClass = "", big = false }) {
+  const [username, setUsername] = useState("");
+  const [password, setPassword] = useState("");
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      if (beforeLogin) beforeLogin();
+      await login(username.trim(), password);
+    } catch (err) {
+      setError(t("login.failed", { msg: err.message }));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return html`<main class=${screenClass}>
+    <form class=${formClass} onSubmit=${submit} aria-labelledby="login-title">
+      <h1 id="login-title">${heading}</h1>
+      <label>${t("login.username")}<input data-testid="login-username" autocomplete="username" autofocus value=${username}
+        onInput=${(e) => setUsername(e.target.value)} required autocapitalize="off" autocorrect="off" spellcheck="false" /></label>
+      <label>${t("login.password")}<input data-testid="login-password" type="password" autocomplete="current-password"
+        value=${password} onInput=${(e) => setPassword(e.target.value)} required /></label>
+      ${children}
+      ${error && html`<p class="error" role="alert" data-testid="login-error">${error}</p>`}
+      <button class=${"primary" + (big ? " big" : "")} data-testid="login-submit" disabled=${busy}>${t("login.submit")}</button>
+      <button type="button" class="link lang" data-testid="lang-switch" onClick=${toggleLang}>${t("lang.switch")}</button>
+    </form>
+  </main>`;
+}
