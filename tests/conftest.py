@@ -124,6 +124,11 @@ class World:
 
 @pytest.fixture
 async def world(app: Any, client: httpx.AsyncClient) -> World:
+    return await make_world(app, client)
+
+
+async def make_world(app: Any, client: httpx.AsyncClient) -> World:
+    """Users of every role (password PASSWORD, username = role) and three patrol units."""
     w = World()
     db: Database = app.state.db
     async with db.tx() as session:

@@ -11,10 +11,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from zhihui import __version__, web
-from zhihui.api import admin, auth, errors, geo, incidents, instructions, intake, stream, units
+from zhihui.api import admin, auth, errors, geo, incidents, instructions, intake, sandbox, stream, units
 from zhihui.core import audit
 from zhihui.core.bus import Bus
-from zhihui.core.clock import utcnow
+from zhihui.core.clock import use_sim_clock, use_wall_clock, utcnow
 from zhihui.core.config import Settings, load_settings
 from zhihui.core.store import Database
 from zhihui.instructions.service import scan_overdue
@@ -60,6 +60,9 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.sandbox:
+            use_sim_clock(settings.sandbox_start)
+            log.warning("SANDBOX server: simulated clock from %s (PUT /api/v1/sandbox/clock moves it)", utcnow())
         db = Database(settings.database_url)
         app.state.db = db
         app.state.bus = Bus()
@@ -83,6 +86,8 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
                 async with db.tx() as session:
                     await audit.seal(session)
             await db.dispose()
+            if settings.sandbox:
+                use_wall_clock()
 
     app = FastAPI(
         title="zhihui 情指行一体化平台",
@@ -95,10 +100,12 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     errors.install(app)
     for module in (auth, incidents, intake, units, instructions, geo, stream, admin):
         app.include_router(module.router, prefix="/api/v1")
+    if settings.sandbox:
+        app.include_router(sandbox.router, prefix="/api/v1")
 
     @app.get("/api/v1/health", tags=["meta"])
-    async def health() -> dict[str, str]:
-        return {"status": "ok", "version": __version__, "db": app.state.db.dialect}
+    async def health() -> dict[str, object]:
+        return {"status": "ok", "version": __version__, "db": app.state.db.dialect, "sandbox": settings.sandbox}
 
     web.install(app)  # the console at /, the officers' phone page at /m
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 DEFAULT_DB_PATH = Path("var") / "zhihui.db"
@@ -13,6 +14,16 @@ DEFAULT_DB_PATH = Path("var") / "zhihui.db"
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     return int(raw) if raw else default
+
+
+def _datetime(name: str) -> datetime | None:
+    raw = os.environ.get(name)
+    if not raw:
+        return None
+    at = datetime.fromisoformat(raw)
+    if at.tzinfo is None:
+        raise ValueError(f"{name} must carry a UTC offset, e.g. 2026-11-23T08:00:00+08:00")
+    return at
 
 
 @dataclass(frozen=True)
@@ -44,6 +55,10 @@ class Settings:
     max_login_failures: int = 5
     lockout_minutes: int = 10
     deadlines: Deadlines = field(default_factory=Deadlines)
+    # A sandbox server (drills, simulator studies) runs a simulated clock that PUT /sandbox/clock
+    # moves; `sandbox_start` is where it starts (None: the wall time at start-up).
+    sandbox: bool = False
+    sandbox_start: datetime | None = None
 
 
 def shared_data(name: str) -> Path | None:
@@ -100,6 +115,8 @@ def load_settings(**overrides: object) -> Settings:
         "center_code": os.environ.get("ZHIHUI_CENTER_CODE", Settings.center_code),
         "deadlines": deadlines,
         "token_minutes": _int("ZHIHUI_TOKEN_MINUTES", Settings.token_minutes),
+        "sandbox": os.environ.get("ZHIHUI_SANDBOX", "").lower() in ("1", "true", "yes"),
+        "sandbox_start": _datetime("ZHIHUI_SANDBOX_START"),
     }
     values.update(overrides)
     if "database_url" in overrides:
