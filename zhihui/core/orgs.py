@@ -38,7 +38,7 @@ async def jurisdiction_index(db: Any) -> JurisdictionIndex:
         return cached[1]
     async with db.read() as session:
         rows = (await session.execute(select(Org.id, Org.boundary).where(Org.boundary.is_not(None)))).all()
-    index = JurisdictionIndex((r.id, r.boundary) for r in rows)
+    index = JurisdictionIndex((r.id, r.boundary) for r in rows if r.boundary)  # JSON null is no area
     db.cache["jurisdictions"] = (time.monotonic(), index)
     return index
 

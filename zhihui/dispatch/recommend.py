@@ -96,9 +96,12 @@ class Recommendation:
 
 def wanted_types(incident: Incident, types: list[str] | None) -> list[str]:
     """Explicit types, else the ones the incident's category normally needs, else patrol cars."""
-    if types:
-        return types
-    cat = categories().get(incident.category_code)
+    return types or category_unit_types(incident.category_code)
+
+
+def category_unit_types(category_code: str) -> list[str]:
+    """The unit types a category normally needs (ambulances are 120's, not ours), else patrol cars."""
+    cat = categories().get(category_code)
     wanted = [t for t in (cat.units if cat else ()) if t != "ambulance"]
     return wanted or ["patrol"]
 
