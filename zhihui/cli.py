@@ -106,6 +106,66 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(host=args.host, port=args.port, rate_per_min=args.rate, minutes=args.minutes)
 
 
+def _sim_city(args: argparse.Namespace) -> int:
+    from zhihui.sim.city import build_city, describe, digest, write_city
+
+    city = build_city(args.seed, units_per_station=args.units_per_station, n_persons=args.persons, days=args.days,
+                      calls_per_day=args.calls_per_day)
+    paths = write_city(city, Path(args.out))
+    print(describe(city))
+    for name, path in sorted(paths.items()):
+        print(f"  {name:<14} {path}")
+    print(f"  sha256 {digest(paths)}")
+    return 0
+
+
+def _csv_ints(raw: str) -> list[int]:
+    try:
+        values = [int(x) for x in raw.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {raw!r}") from None
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError("each staffing level must be at least 1 unit per station")
+    return values
+
+
+def _csv_policies(raw: str) -> list[str]:
+    from zhihui.sim.des import POLICIES
+
+    values = [x.strip() for x in raw.split(",") if x.strip()]
+    bad = [v for v in values if v not in POLICIES]
+    if bad or not values:
+        raise argparse.ArgumentTypeError(f"policies must be among {', '.join(POLICIES)}; got {raw!r}")
+    return values
+
+
+def _sim_study(args: argparse.Namespace) -> int:
+    from zhihui.sim.report import compare, fmt_min, write_report
+    from zhihui.sim.study import run_study_async
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    study = asyncio.run(run_study_async(seed=args.seed, hours=args.hours, calls_per_day=args.calls_per_day,
+                                        staffing=args.staffing, policies=args.policies, speed=args.speed,
+                                        show_progress=not args.quiet))
+    out = write_report(study, Path(args.out))
+    for row in compare(study):
+        imp = row["improvement"]
+        print(f"{row['units_per_station']}/所: p90 road {fmt_min(row['p90_a'])} min, straight "
+              f"{fmt_min(row['p90_b'])} min, improvement {'n/a' if imp is None else f'{imp:.1%}'}")
+    print(f"report: {out} (data: {out.with_suffix('.json')})")
+    return 0
+
+
+def _sim_run(args: argparse.Namespace) -> int:
+    from zhihui.sim.study import run_live
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    return asyncio.run(run_live(seed=args.seed, hours=args.hours, calls_per_day=args.calls_per_day,
+                                policy=args.policy, speed=args.speed or None, host=args.host, port=args.port,
+                                units_per_station=args.units_per_station, database=Path(args.db)))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="zhihui", description="情指行一体化 command-center platform")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -148,6 +208,41 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rate", type=float, default=3.0, help="simulated calls per minute")
     p.add_argument("--minutes", type=float, default=0, help="stop after this many minutes (0 = run until Ctrl-C)")
     p.set_defaults(func=_demo)
+
+    p = sub.add_parser("sim", help="city simulator: synthetic city, accelerated runs, staffing studies")
+    simsub = p.add_subparsers(dest="sim_command", required=True)
+    c = simsub.add_parser("city", help="write the synthetic city (stations, units, persons, activities, calls)")
+    c.add_argument("--seed", type=int, default=1)
+    c.add_argument("--out", default="var/city", help="output folder (default var/city)")
+    c.add_argument("--persons", type=int, default=2000)
+    c.add_argument("--days", type=int, default=7, help="days of activity records and calls")
+    c.add_argument("--calls-per-day", type=float, default=300.0)
+    c.add_argument("--units-per-station", type=int, default=4)
+    c.set_defaults(func=_sim_city)
+    st = simsub.add_parser("study", help="the same day under dispatch policies and staffing levels; HTML report")
+    st.add_argument("--seed", type=int, default=1)
+    st.add_argument("--hours", type=float, default=24.0, help="simulated hours per run")
+    st.add_argument("--calls-per-day", type=float, default=300.0)
+    st.add_argument("--staffing", type=_csv_ints, default=[3, 4], help="units per station, e.g. 2,3,4")
+    st.add_argument("--policies", type=_csv_policies, default=["road", "straight"])
+    st.add_argument("--speed", type=float, default=None,
+                    help="simulated seconds per wall second (default: as fast as possible)")
+    st.add_argument("--out", default="var/study/report.html")
+    st.add_argument("--quiet", action="store_true", help="no progress bar")
+    st.set_defaults(func=_sim_study)
+    r = simsub.add_parser("run", help="serve a sandbox command centre and play a simulated day on it (watch the "
+                                      "console)")
+    r.add_argument("--seed", type=int, default=1)
+    r.add_argument("--hours", type=float, default=24.0)
+    r.add_argument("--calls-per-day", type=float, default=300.0)
+    r.add_argument("--policy", choices=["road", "straight"], default="road")
+    r.add_argument("--speed", type=float, default=60.0,
+                   help="simulated seconds per wall second (default 60: an hour a minute; 0 = as fast as possible)")
+    r.add_argument("--units-per-station", type=int, default=4)
+    r.add_argument("--host", default="127.0.0.1")
+    r.add_argument("--port", type=int, default=8000)
+    r.add_argument("--db", default="var/sim.db", help="sandbox SQLite file (recreated)")
+    r.set_defaults(func=_sim_run)
 
     args = parser.parse_args(argv)
     return int(args.func(args))

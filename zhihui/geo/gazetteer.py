@@ -294,8 +294,7 @@ class Gazetteer:
         gaz.add_entries(gaz._roads_from_edges(nodes, edges, adcode))
         gaz.add_entries(gaz._intersections_from_edges(nodes, edges, adcode))
         if places:
-            drivable = [(u, v, names, pts) for u, v, names, hw, pts in edges if names and _is_drivable(hw)]
-            gaz.add_entries(places_to_entries(generate_places(seed=seed, n=n_places, graph=drivable), adcode))
+            gaz.add_entries(places_to_entries(_places_on(edges, seed, n_places), adcode))
         gaz.add_entries(admin_entries(home_adcode))
         gaz.warm()
         return gaz
@@ -803,6 +802,17 @@ def _clusters(pts: np.ndarray, radius: float) -> list[list[int]]:
     for i in range(n):
         groups.setdefault(find(i), []).append(i)
     return sorted(groups.values())
+
+
+def _places_on(edges: Iterable[RawEdge], seed: int, n_places: int) -> list[dict]:
+    drivable = [(u, v, names, pts) for u, v, names, hw, pts in edges if names and _is_drivable(hw)]
+    return generate_places(seed=seed, n=n_places, graph=drivable)
+
+
+def generated_places(path: str | PathLike[str], *, seed: int = 1, n_places: int = 300) -> list[dict]:
+    """The generated places `from_graphml` puts in the gazetteer for this graph (same seed, same
+    list), for whoever needs them as records (the simulator's population lives in them)."""
+    return _places_on(read_graphml(path)[1], seed, n_places)
 
 
 def places_to_entries(places: Iterable[Mapping[str, Any]], adcode: str | None = None) -> list[GazetteerEntry]:

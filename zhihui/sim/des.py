@@ -41,12 +41,14 @@ from zhihui.geo.roads import NoRouteError, RoadGraph
 from zhihui.incidents.categories import CategoryTree, categories
 from zhihui.sim.callgen import SimCall
 from zhihui.sim.demo import FEEDBACK_TEXT, RESULTS_BY_TOP, Seat
+from zhihui.sim.seed import FOOT_SHIFT
 
 log = logging.getLogger("zhihui.sim.des")
 
 Policy = Literal["road", "straight"]
 POLICIES: tuple[Policy, ...] = ("road", "straight")
 TOKEN_REFRESH = timedelta(minutes=20)  # tokens live 30 simulated minutes: renew well before
+DRAIN_S = 3 * 3600.0
 TICK_S = 60.0  # moving units report their position once a simulated minute (an AVL gateway's rate)
 
 # Scene times in minutes (lognormal median, spread) by top-level category: a theft report takes a
@@ -56,8 +58,8 @@ HANDLE_MIN = {"01": (35, 0.5), "02": (25, 0.5), "03": (30, 0.5), "04": (25, 0.4)
 # Traffic by local hour: multiplies free-flow road times (Shenzhen's peaks 07–09 and 17–19).
 CONGESTION = (1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.05, 1.3, 1.45, 1.3, 1.15, 1.15,
               1.15, 1.1, 1.1, 1.15, 1.25, 1.45, 1.5, 1.3, 1.15, 1.1, 1.05, 1.0)
-# Foot patrols work the day shift only; cars are crewed round the clock (crews change in the car).
-SHIFTS: dict[str, tuple[int, int]] = {"foot": (8, 20)}
+# Foot patrols work the day shift only (the city plan's); cars are crewed round the clock.
+SHIFTS: dict[str, tuple[int, int]] = {"foot": FOOT_SHIFT}
 FOOT_RADIUS_M = 1200.0
 
 
@@ -253,7 +255,7 @@ class CommandCentreSim:
             self.at((c.at - self.start).total_seconds(), lambda c=c: self.call_arrives(c))
         end = self.hours * 3600.0
         t = 0.0
-        while t < end:
+        while t < end + DRAIN_S:
             self.at(t, self.tick)
             t += TICK_S
         # Shift changes on the hour (foot patrols come on at 08:00 and go off at 20:00).
@@ -264,9 +266,12 @@ class CommandCentreSim:
             h += 3600.0
         await self.shift_change()
         wall_prev, sim_prev = time.perf_counter(), 0.0
+        # After the window no new calls come in, but the incidents already taken are worked off
+        # (up to DRAIN_S), so a call near the end is measured like any other.
         while self._queue:
             t, _, action = heapq.heappop(self._queue)
-            if t > end:
+            if t > end and (t > end + DRAIN_S or not (self.waiting or any(
+                    u.state == "busy" for u in self.units.values()))):
                 break
             if self.speed:
                 # Keep pace with the wall clock at `speed` simulated seconds per wall second.
@@ -278,7 +283,8 @@ class CommandCentreSim:
             await action()
             if self.progress:
                 self.progress(t / 3600.0)
-        self.now = max(self.now, end)
+        if self.now < end:
+            await self._set_clock(end)
         for u in self.units.values():
             self._close_books(u)
         result = RunResult(self.policy, self.hours, time.perf_counter() - wall0, self.stats.get("api_calls", 0),

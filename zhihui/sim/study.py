@@ -14,7 +14,7 @@ import contextlib
 import logging
 import tempfile
 from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -67,13 +67,64 @@ async def prepare(url: str, units_per_station: int, seed: int) -> None:
         await db.dispose()
 
 
+def _summary_line(run: dict[str, Any]) -> str:
+    from zhihui.sim.report import fmt_min, fmt_pct, summarise
+
+    m = summarise(run)
+    return (f"{run['name']}: {m['n_incidents']} incidents, {m['n_arrived']} reached; arrival p50 "
+            f"{fmt_min(m['p50_arrival_s'])} min, p90 {fmt_min(m['p90_arrival_s'])} min, within 5 min "
+            f"{fmt_pct(m['share_within_5min'])}; {run['api_calls']} API calls in {run['wall_s']:.0f} s")
+
+
+async def run_live(*, seed: int = 1, hours: float = 24.0, calls_per_day: float = 300.0, policy: Policy = "road",
+                   speed: float | None = 60.0, host: str = "127.0.0.1", port: int = 8000, units_per_station: int = 4,
+                   database: Path = Path("var") / "sim.db", start: datetime = DEFAULT_START) -> int:
+    """`zhihui sim run`: a sandbox command centre on `database` (recreated) with the console at
+    http://host:port/, and a simulated day played on it at `speed` (None: as fast as possible)."""
+    from zhihui.sim.seed import DEMO_PASSWORD
+
+    path = default_graph_path()
+    if path is None or not await asyncio.to_thread(path.exists):
+        log.error("no road graph: set ZHIHUI_ROAD_GRAPH or keep ../shared/data beside the checkout")
+        return 1
+    await asyncio.to_thread(database.parent.mkdir, parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        await asyncio.to_thread(Path(f"{database}{suffix}").unlink, missing_ok=True)
+    url = sqlite_url(database)
+    await prepare(url, units_per_station, seed)
+    graph = load_graphml(path)
+    calls = generate_calls(seed=seed, start=start, hours=hours, calls_per_day=calls_per_day)
+    app = create_app(load_settings(database_url=url, sandbox=True, sandbox_start=start))
+    async with served(app, host, port) as base:
+        pace = "as fast as possible" if not speed else f"×{speed:g} ({speed / 60:g} simulated min per wall second)"
+        print(f"沙箱指挥中心 sandbox command centre: {base}/  (accounts as in `zhihui demo`, "
+              f"password {DEMO_PASSWORD})\n"
+              f"playing {hours:g} simulated hours, {len(calls)} calls, policy {policy}, {pace}", flush=True)
+        last = [-1]
+
+        def progress(h: float) -> None:
+            if int(h) > last[0]:
+                last[0] = int(h)
+                log.info("simulated %s", (start + timedelta(hours=h)).astimezone(SHANGHAI).strftime("%m-%d %H:00"))
+
+        sim = CommandCentreSim(base, graph, calls, start=start, hours=hours, policy=policy, seed=seed, speed=speed,
+                               progress=progress)
+        try:
+            result = await sim.run()
+            incidents = await read_timeline(base, sim.org_names)
+        finally:
+            await sim.close()
+    run = {"name": policy, "api_calls": result.api_calls, "wall_s": result.wall_s, "incidents": incidents,
+           "units": result.units}
+    print(_summary_line(run), flush=True)
+    return 0
+
+
 async def run_one(calls: Sequence[SimCall], graph: RoadGraph, *, policy: Policy, units_per_station: int,
-                  start: datetime, hours: float, seed: int, workdir: Path, speed: float | None = None,
+                  start: datetime, hours: float, seed: int, url: str, speed: float | None = None,
                   progress: Callable[[float], None] | None = None) -> dict[str, Any]:
-    """One run on a fresh database: the study's run record (see zhihui.sim.report)."""
-    path = workdir / f"{policy}-{units_per_station}.db"
-    path.unlink(missing_ok=True)
-    url = sqlite_url(path)
+    """One run on the empty database at `url` (migrated and seeded here): the study's run record
+    (see zhihui.sim.report)."""
     await prepare(url, units_per_station, seed)
     settings = load_settings(database_url=url, sandbox=True, sandbox_start=start)
     app = create_app(settings)
@@ -85,15 +136,15 @@ async def run_one(calls: Sequence[SimCall], graph: RoadGraph, *, policy: Policy,
             incidents = await read_timeline(base, sim.org_names)
         finally:
             await sim.close()
-    log.info("run %s/%d: %d incidents, %d API calls in %.1f s", policy, units_per_station, len(incidents),
-             result.api_calls, result.wall_s)
-    return {
+    run = {
         "name": f"{'道路时间' if policy == 'road' else '直线距离'} {policy}, {units_per_station}/所",
         "policy": policy, "units_per_station": units_per_station, "wall_s": round(result.wall_s, 2),
         "sim_hours": hours, "api_calls": result.api_calls, "stats": result.stats,
         "incidents": incidents,
         "units": [{k: u[k] for k in ("call_sign", "type", "station", "busy_s", "on_duty_s")} for u in result.units],
     }
+    log.info("%s", _summary_line(run))
+    return run
 
 
 async def run_study_async(*, seed: int = 1, hours: float = 24.0, calls_per_day: float = 300.0,
@@ -125,8 +176,10 @@ async def run_study_async(*, seed: int = 1, hours: float = 24.0, calls_per_day: 
                         bar.n = round(base + h, 2)
                         bar.refresh()
 
+                db = work / f"{policy}-{k}.db"
+                await asyncio.to_thread(db.unlink, missing_ok=True)
                 runs.append(await run_one(calls, graph, policy=policy, units_per_station=k, start=start,
-                                          hours=hours, seed=seed, workdir=work, speed=speed, progress=tick))
+                                          hours=hours, seed=seed, url=sqlite_url(db), speed=speed, progress=tick))
     if bar is not None:
         bar.close()
     return {
