@@ -160,12 +160,16 @@ def test_snap_a_few_metres_off_a_known_edge(futian: RoadGraph) -> None:
 
 
 def test_snap_is_the_exact_nearest_edge(futian: RoadGraph) -> None:
-    """Brute force over every segment (own geometry code) agrees, including points deep inside blocks."""
+    """Brute force over every snappable segment (own geometry code) agrees, including points deep inside
+    blocks: the edges of the largest strongly connected component (the extract's one-way stubs out of
+    the area are not snapped onto)."""
     g = futian
     kx = 111195 * math.cos(math.radians(22.5336))
     seg_a = []
     seg_b = []
-    for e in range(g.n_edges):
+    core = g.core_edges()
+    assert 0 < g.stats.snap_excluded_edges == g.n_edges - core.sum() < 0.05 * g.n_edges
+    for e in np.flatnonzero(core):
         sl = slice(g.geom_ptr[e], g.geom_ptr[e + 1])
         pts = np.column_stack((g.geom_lon[sl] * kx, g.geom_lat[sl] * 111195))
         seg_a.append(pts[:-1])
@@ -223,8 +227,9 @@ def test_one_way_edge_is_one_edge_forward_and_a_detour_back(futian: RoadGraph) -
 # nearest_by_time against the independent full Dijkstra
 
 
-def test_nearest_by_time_matches_full_dijkstra(futian: RoadGraph) -> None:
-    g = futian
+def test_nearest_by_time_matches_full_dijkstra() -> None:
+    # Snapping onto every edge, stubs included, so the unreachable pockets are exercised too.
+    g = load_graphml(DATA, snap_to_core=False)
     rng = np.random.default_rng(2024)
     reverse = csr_matrix((g.travel_time_s, g.indices, g.indptr), shape=(g.n_nodes, g.n_nodes)).T.tocsr()
     settled_k5 = settled_all = 0
@@ -361,11 +366,17 @@ def test_unreachable_and_max_time_are_reported_not_dropped() -> None:
 
 def test_unreachable_island_in_futian(futian: RoadGraph) -> None:
     # A walled service-road compound near 香蜜湖 whose ways do not connect to the public network in OSM.
-    island = futian.snap(22.5318877, 113.998058)
+    raw = load_graphml(DATA, snap_to_core=False)
+    island = raw.snap(22.5318877, 113.998058)
     assert island.distance_m < 1
-    road = futian.snap(22.5403, 114.0260)
-    res = futian.nearest_by_time(road, [("island", island), ("road", futian.snap(22.5405, 114.0240))], k=2)
+    road = raw.snap(22.5403, 114.0260)
+    res = raw.nearest_by_time(road, [("island", island), ("road", raw.snap(22.5405, 114.0240))], k=2)
     assert [(r.key, r.status) for r in res] == [("road", "ok"), ("island", "unreachable")]
+    # Snapping onto the connected core (the default) puts a unit there on the nearest public road instead.
+    out = futian.snap(22.5318877, 113.998058)
+    assert 1 < out.distance_m < 100
+    res = futian.nearest_by_time(futian.snap(22.5403, 114.0260), [("island", out)], k=1)
+    assert [(r.key, r.status) for r in res] == [("island", "ok")]
 
 
 def test_same_edge_sources_respect_direction() -> None:
@@ -470,3 +481,19 @@ def test_route_to_the_same_point_is_empty(futian: RoadGraph) -> None:
     s = futian.snap(22.5403, 114.0260)
     route = futian.route(s, s)
     assert route.time_s == 0 and route.length_m == 0 and route.points == [(s.lat, s.lon)]
+
+
+def test_a_point_beside_a_stub_out_of_the_area_still_gets_units(futian: RoadGraph) -> None:
+    """Found by the city simulator: this caller stood 5 m from a one-way stub that leaves the extract;
+    snapped onto it, no unit could reach the call at all. Snapped onto the core, every unit can."""
+    lat, lon = 22.541988, 114.037513
+    raw = load_graphml(DATA, snap_to_core=False)
+    stub = raw.snap(lat, lon)
+    units = [(k, futian.snap(a, b)) for k, (a, b) in enumerate([(22.5440, 114.0300), (22.5250, 114.0330),
+                                                                 (22.5480, 114.0370)])]
+    assert all(r.status == "unreachable" for r in raw.nearest_by_time(stub, [(k, raw.snap(a.lat, a.lon))
+                                                                             for k, a in units], 3))
+    target = futian.snap(lat, lon)
+    assert target.distance_m < 20
+    results = futian.nearest_by_time(target, units, 3)
+    assert [r.status for r in results] == ["ok"] * 3

@@ -34,6 +34,8 @@ from os import PathLike
 from typing import Literal
 
 import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from zhihui.geo.coords import EARTH_RADIUS_M, haversine_m
@@ -192,6 +194,8 @@ class LoadStats:
     parallel_dropped: int = 0
     maxspeed_used: int = 0
     geometry_reversed: int = 0
+    snap_excluded_edges: int = 0
+    """Edges outside the largest strongly connected component, which points are not snapped onto."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,8 +283,15 @@ class RoadGraph:
         *,
         stats: LoadStats | None = None,
         sample_spacing_m: float = _SAMPLE_SPACING_M,
+        snap_to_core: bool = False,
     ) -> None:
-        """Pack nodes {osm_id: (lat, lon)} and directed edges; of parallel edges the fastest is kept."""
+        """Pack nodes {osm_id: (lat, lon)} and directed edges; of parallel edges the fastest is kept.
+
+        snap_to_core: snap points only onto edges of the largest strongly connected component. A city
+        extract cut out of a bigger map has one-way stubs at its edge that lead out of the area (or in
+        from nowhere): a unit or an incident snapped onto one could be reached from nowhere, or reach
+        nothing, although a street that works lies metres away.
+        """
         self.stats = stats if stats is not None else LoadStats()
         best: dict[tuple[int, int], EdgeSpec] = {}
         for spec in edges:
@@ -390,10 +401,15 @@ class RoadGraph:
         is_seg = np.ones(len(seg_start), dtype=bool)
         is_seg[self.geom_ptr[1:-1] - 1] = False  # no segment from one edge's last vertex to the next's first
         seg_start = seg_start[is_seg]
+        seg_edge = np.repeat(np.arange(m, dtype=np.int64), np.diff(self.geom_ptr))[seg_start]
+        if snap_to_core and m:
+            core = self.core_edges()
+            seg_start, seg_edge = seg_start[core[seg_edge]], seg_edge[core[seg_edge]]
+            self.stats.snap_excluded_edges = int(m - core.sum())
         self._seg_ax, self._seg_ay = gx[seg_start], gy[seg_start]
         self._seg_dx, self._seg_dy = gx[seg_start + 1] - self._seg_ax, gy[seg_start + 1] - self._seg_ay
         self._seg_len2 = self._seg_dx**2 + self._seg_dy**2
-        self._seg_edge = np.repeat(np.arange(m, dtype=np.int64), np.diff(self.geom_ptr) - 1)
+        self._seg_edge = seg_edge
         self._seg_frac0 = self.geom_frac[seg_start]
         self._seg_frac1 = self.geom_frac[seg_start + 1]
         seg_len = np.sqrt(self._seg_len2)
@@ -417,6 +433,14 @@ class RoadGraph:
         self._len_l: list[float] = self.length_m.tolist()
 
     # ---- construction helpers ----------------------------------------------------------------------
+
+    def core_edges(self) -> np.ndarray:
+        """Mask of the edges with both ends in the largest strongly connected component."""
+        n = self.n_nodes
+        adj = csr_matrix((np.ones(len(self.indices)), self.indices, self.indptr), shape=(n, n))
+        _, label = connected_components(adj, directed=True, connection="strong")
+        big = np.bincount(label).argmax()
+        return (label[self.edge_src] == big) & (label[self.indices] == big)
 
     @classmethod
     def from_edges(
@@ -730,6 +754,7 @@ def load_graphml(
     speeds_kmh: Mapping[str, float] | None = None,
     excluded_access: Iterable[str] = (),
     sample_spacing_m: float = _SAMPLE_SPACING_M,
+    snap_to_core: bool = True,
 ) -> RoadGraph:
     """Read an OSMnx GraphML road graph (WGS-84) into a drivable RoadGraph.
 
@@ -738,6 +763,7 @@ def load_graphml(
     `access` tag is in `excluded_access`; by default none are, because police vehicles do enter
     access=private/no compounds and roads. Travel time = length / (speed × urban_factor), speed =
     the edge's maxspeed if parseable (lowest of a list), else the slowest default of its classes.
+    Points snap only onto the largest strongly connected component (`snap_to_core`, see RoadGraph).
     """
     if not 0 < urban_factor <= 1.5:
         raise ValueError("urban_factor should be a plausible multiplier, e.g. 0.7")
@@ -801,7 +827,7 @@ def load_graphml(
                 geometry=tuple(geometry) if geometry else None,
             )
         )
-    return RoadGraph(nodes, specs, stats=stats, sample_spacing_m=sample_spacing_m)
+    return RoadGraph(nodes, specs, stats=stats, sample_spacing_m=sample_spacing_m, snap_to_core=snap_to_core)
 
 
 def _d2(a: tuple[float, float], b: tuple[float, float]) -> float:

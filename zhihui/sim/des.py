@@ -382,6 +382,10 @@ class CommandCentreSim:
         out = await self.call(self.dispatcher, "POST", f"/incidents/{job.incident_id}/dispatch", "dispatch",
                               json={"unit_ids": [unit.id]})
         if not out:
+            # Refused (e.g. 409: the server saw the unit change meanwhile): try again with the others.
+            if job not in self.waiting:
+                self.waiting.append(job)
+            self.count("dispatch_refused")
             return
         if job in self.waiting:
             self.waiting.remove(job)
@@ -507,6 +511,8 @@ class CommandCentreSim:
             fixes.append({"unit_id": u.id, "lat": round(lat, 6), "lon": round(lon, 6)})
         if fixes:
             await self.call(self.dispatcher, "POST", "/units/positions", "AVL batch", json={"positions": fixes})
+        if self.waiting:
+            await self.retry_waiting()
 
     async def shift_change(self) -> None:
         at = self.clock()
