@@ -42,3 +42,29 @@ def test_upgrade_user_add_and_audit_verify(db_url: str, tmp_path: Path) -> None:
     asyncio.run(tamper())
     r = run(env, "audit", "verify")
     assert r.returncode == 1 and "BROKEN" in r.stdout and "content changed" in r.stdout
+
+
+def test_sim_study_writes_its_report_and_refuses_bad_options(tmp_path: Path) -> None:
+    import pytest
+
+    from tests.conftest import BACKEND
+    from zhihui.dispatch.recommend import default_graph_path
+
+    if BACKEND != "sqlite":
+        pytest.skip("studies run their own SQLite sandboxes; covered by the SQLite pass")
+    graph = default_graph_path()
+    if graph is None or not graph.exists():
+        pytest.skip("../shared/data/shenzhen_futian_drive.graphml is missing")
+    env = {**os.environ, "ZHIHUI_SECRET_FILE": str(tmp_path / "k")}
+    out = tmp_path / "study" / "report.html"
+    r = run(env, "sim", "study", "--hours", "1", "--calls-per-day", "400", "--staffing", "3", "--quiet",
+            "--out", str(out))
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "3/所: p90 road" in r.stdout and "improvement" in r.stdout
+    page = out.read_text(encoding="utf-8")
+    assert "警力配置与派警策略推演" in page and page.count("<svg") >= 3
+    assert out.with_suffix(".json").exists()
+    r = run(env, "sim", "study", "--staffing", "0,3")
+    assert r.returncode == 2 and "staffing" in r.stderr
+    r = run(env, "sim", "study", "--policies", "road,random")
+    assert r.returncode == 2 and "policies" in r.stderr

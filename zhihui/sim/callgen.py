@@ -54,6 +54,7 @@ from scipy.spatial import cKDTree
 from zhihui.geo.gazetteer import Gazetteer
 from zhihui.incidents.categories import Category, CategoryTree, categories
 from zhihui.sim.demo import LAT_RANGE, LON_RANGE, PLACES, REPEAT_CALLER, STREETS, DemoCity
+from zhihui.sim.multicall import poisson
 from zhihui.sim.places import HOUSE_SPACING_M
 
 __all__ = [
@@ -367,15 +368,6 @@ def _arrivals(rng: random.Random, start: datetime, t0: float, t1: float, per_day
     return out
 
 
-def _poisson(mean: float, rng: random.Random) -> int:
-    limit, k, p = math.exp(-mean), 0, 1.0
-    while True:
-        p *= rng.random()
-        if p <= limit:
-            return k
-        k += 1
-
-
 # Generation ------------------------------------------------------------------------------------------
 
 
@@ -471,7 +463,7 @@ def generate_calls(*, seed: int, start: datetime, hours: float, calls_per_day: f
         parent, gen = queue.popleft()
         if gen >= MAX_GENERATIONS:
             continue
-        for _ in range(_poisson(branching, rng_branch)):
+        for _ in range(poisson(branching, rng_branch)):
             t = parent.t + rng_branch.expovariate(1.0 / (NEAR_REPEAT_MEAN_DAYS * 86_400.0))
             if t >= end:
                 continue

@@ -353,11 +353,14 @@ class CommandCentreSim:
             if self.policy == "road":
                 rec = await self.call(self.dispatcher, "GET", f"/incidents/{job.incident_id}/recommendations",
                                       "recommend", params={"k": 3, "routes": "false", "type": types})
-                for r in (rec or {}).get("units", []):
-                    u = self.units.get(r["unit_id"])
-                    if u is not None and u.state == "free" and r["status"] in ("ok", "straight_line") \
-                            and (u.type != "foot" or (r["straight_line_m"] or 0) <= FOOT_RADIUS_M):
+                usable = [(r, self.units.get(r["unit_id"])) for r in (rec or {}).get("units", [])]
+                usable = [(r, u) for r, u in usable if u is not None and u.state == "free"
+                          and (u.type != "foot" or r["straight_line_m"] <= FOOT_RADIUS_M)]
+                for r, u in usable:
+                    if r["status"] in ("ok", "straight_line"):
                         return u
+                if usable:  # no road time for anyone (e.g. off the graph): the nearest as the crow flies
+                    return min(usable, key=lambda x: x[0]["straight_line_m"])[1]
             else:
                 free = await self.call(self.dispatcher, "GET", "/units", "list free units",
                                        params={"status": "available"})

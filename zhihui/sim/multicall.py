@@ -57,7 +57,7 @@ def generate_stream(texts_by_type: dict[str, Sequence[str]], points: Sequence[tu
         lat, lon = points[rng.randrange(len(points))]
         street_no = rng.randint(1, 300)
         address = f"深圳市福田区{event % 97}号路{street_no}号"  # stands for a parsed address of the event
-        n = 1 + _poisson(EXTRA_CALLERS.get(type_code[:2], 0.3), rng)
+        n = 1 + poisson(EXTRA_CALLERS.get(type_code[:2], 0.3), rng)
         at = t
         for k in range(min(n, 6)):
             if k:
@@ -76,7 +76,8 @@ def generate_stream(texts_by_type: dict[str, Sequence[str]], points: Sequence[tu
     return calls
 
 
-def _poisson(mean: float, rng: random.Random) -> int:
+def poisson(mean: float, rng: random.Random) -> int:
+    """A Poisson draw by Knuth's product method (small means only: extra callers, offspring)."""
     limit, k, p = math.exp(-mean), 0, 1.0
     while True:
         p *= rng.random()
