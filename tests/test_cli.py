@@ -8,9 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
+from tests.conftest import BACKEND
 from zhihui.core.store import Database
+from zhihui.dispatch.recommend import default_graph_path
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -45,10 +48,7 @@ def test_upgrade_user_add_and_audit_verify(db_url: str, tmp_path: Path) -> None:
 
 
 def test_sim_study_writes_its_report_and_refuses_bad_options(tmp_path: Path) -> None:
-    import pytest
 
-    from tests.conftest import BACKEND
-    from zhihui.dispatch.recommend import default_graph_path
 
     if BACKEND != "sqlite":
         pytest.skip("studies run their own SQLite sandboxes; covered by the SQLite pass")
