@@ -61,7 +61,7 @@ def test_sim_bench_smoke() -> None:
     """bench/sim.py runs both dispatch policies through live sandbox servers and reports its figures."""
     if BACKEND != "sqlite":
         pytest.skip("the simulator benchmark runs its own SQLite sandboxes; covered by the SQLite pass")
-    cmd = [sys.executable, str(ROOT / "bench" / "sim.py"), "--hours", "1.5", "--calls-per-day", "300"]
+    cmd = [sys.executable, str(ROOT / "bench" / "sim.py"), "--hours", "1.5", "--calls-per-day", "300", "--seeds", "1"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
@@ -69,5 +69,6 @@ def test_sim_bench_smoke() -> None:
         assert isinstance(result[key], float), key
     assert result["p90_road_s"] > 0 and result["p90_straight_s"] > 0
     assert result["improvement"] == round(1 - result["p90_road_s"] / result["p90_straight_s"], 4)
+    assert [r["seed"] for r in result["per_seed"]] == [1]
     assert result["incidents_road"] == result["incidents_straight"] > 0  # the same calls under both policies
     assert result["sim_hours_per_wall_minute"] > 0

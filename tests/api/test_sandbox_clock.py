@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import PASSWORD, World, incident_body, make_world
+from tests.conftest import World, incident_body, make_world
 from zhihui.api.app import create_app
 from zhihui.core import clock
 
@@ -81,12 +81,8 @@ async def test_passing_a_deadline_escalates_at_once(sandbox_client: httpx.AsyncC
     r = await sandbox_client.put("/api/v1/sandbox/clock", json={"now": (START + timedelta(hours=3)).isoformat()},
                                  headers=h["admin"])
     assert r.status_code == 200 and r.json()["escalated"] >= 1
-    # Three simulated hours later the 30-minute tokens have expired, as they would have on the wall.
+    # Three simulated hours later the logons still hold: tokens age on the wall clock, not the sandbox's.
     r = await sandbox_client.get(f"/api/v1/incidents/{iid}", headers=h["dispatcher"])
-    assert r.status_code == 401 and "expired" in r.text
-    r = await sandbox_client.post("/api/v1/auth/token", data={"username": "dispatcher", "password": PASSWORD})
-    r = await sandbox_client.get(f"/api/v1/incidents/{iid}",
-                                 headers={"Authorization": f"Bearer {r.json()['access_token']}"})
     (instr,) = r.json()["instructions"]
     assert instr["sign_overdue"] and instr["feedback_overdue"]
 

@@ -105,7 +105,9 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
 
     @app.get("/api/v1/health", tags=["meta"])
     async def health() -> dict[str, object]:
-        return {"status": "ok", "version": __version__, "db": app.state.db.dialect, "sandbox": settings.sandbox}
+        # `now` lets a screen follow a sandbox's simulated clock (its timers and the header clock).
+        return {"status": "ok", "version": __version__, "db": app.state.db.dialect, "sandbox": settings.sandbox,
+                "now": utcnow()}
 
     web.install(app)  # the console at /, the officers' phone page at /m
 

@@ -24,7 +24,15 @@ _source: Callable[[], datetime] = _wall
 
 
 def utcnow() -> datetime:
+    """The platform's time: what every record is stamped with (simulated on a sandbox)."""
     return _source()
+
+
+def wallnow() -> datetime:
+    """The host's time, always. Security timers that protect people, not records — token lifetime,
+    idle lock, logon lockout — run on it, so an instructor watching a sandbox at ×60 is not logged
+    out every 30 seconds and a locked account stays locked for real minutes."""
+    return _wall()
 
 
 class ClockError(ValueError):

@@ -47,7 +47,6 @@ log = logging.getLogger("zhihui.sim.des")
 
 Policy = Literal["road", "straight"]
 POLICIES: tuple[Policy, ...] = ("road", "straight")
-TOKEN_REFRESH = timedelta(minutes=20)  # tokens live 30 simulated minutes: renew well before
 DRAIN_S = 3 * 3600.0
 TICK_S = 60.0  # moving units report their position once a simulated minute (an AVL gateway's rate)
 
@@ -166,7 +165,6 @@ class CommandCentreSim:
         self.waiting: list[Job] = []
         self.stats: dict[str, int] = {}
         self.seats: list[Seat] = []
-        self._refreshed: dict[int, float] = {}
         self._calls_before = 0
 
     # Plumbing -----------------------------------------------------------------------------------
@@ -189,24 +187,13 @@ class CommandCentreSim:
         s = Seat(self.base_url, username, seat_name)
         await s.login()
         self.seats.append(s)
-        self._refreshed[id(s)] = self.now
         return s
 
     async def call(self, seat: Seat, method: str, path: str, what: str, **kw: Any) -> Any:
-        await self._keep_fresh(seat)
+        # Logons age on the wall clock (see clock.wallnow): a seat's token outlives a study run, and
+        # Seat logs in again by itself should a long paced run outlast it.
         self.count("api_calls")
         return await seat.call(method, path, what, **kw)
-
-    async def _keep_fresh(self, seat: Seat) -> None:
-        """Renew a token that is 20 simulated minutes old (POST /auth/refresh, as a screen in use
-        does), so no seat ever needs a fresh logon (argon2 on every one would dominate the run)."""
-        if self.now - self._refreshed.get(id(seat), self.now) < TOKEN_REFRESH.total_seconds():
-            return
-        self._refreshed[id(seat)] = self.now
-        self.count("api_calls")
-        r = await seat.client.post("/auth/refresh")
-        if r.is_success:
-            seat.client.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
 
     async def setup(self) -> None:
         self.admin = await self._seat("admin", "SIM-CLOCK")
@@ -502,8 +489,6 @@ class CommandCentreSim:
     # Positions and shifts -----------------------------------------------------------------------
 
     async def tick(self) -> None:
-        for seat in self.seats:  # idle phones too: a token must not lapse between two orders
-            await self._keep_fresh(seat)
         fixes = []
         for u in self.units.values():
             if u.moving is None:

@@ -131,9 +131,9 @@ def plan_city(*, units_per_station: int = 4, seed: int = 7, graph: RoadGraph | N
                 station=code, lat=lat, lon=lon, shift=FOOT_SHIFT if foot else None, officer=f"mj{s_idx}{k:02d}"))
     t_lat, t_lon = on_road(graph, 22.5405, 114.0250)
     units.append(UnitPlan("福田交警01", "福田交警大队铁骑1", "traffic", None, t_lat, t_lon, None, None))
-    for code, name, lat, lon in FIRE_STATIONS:
+    for i, (code, name, lat, lon) in enumerate(FIRE_STATIONS, start=1):
         f_lat, f_lon = on_road(graph, lat, lon)
-        units.append(UnitPlan(f"{name[:2]}消防01", f"{name}1号车", "fire", code, f_lat, f_lon, None, None))
+        units.append(UnitPlan(f"福田消防{i:02d}", f"{name}1号车", "fire", code, f_lat, f_lon, None, None))
     cells = voronoi_jurisdictions([(code, lat, lon) for code, _, lat, lon in STATIONS], box(*DEMO_BOUNDS))
     cameras = []
     for street, points in camera_points():

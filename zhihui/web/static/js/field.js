@@ -5,7 +5,7 @@ import { html, render, useState, useEffect, useRef, useCallback } from "/static/
 import { api, current, logout, onSession } from "./api.js";
 import { connect } from "./stream.js";
 import { t, register, getLang, onLang, fmtTime, fmtDuration } from "./i18n.js";
-import { LoginForm, toggleLang, useNow } from "./widgets.js";
+import { LoginForm, toggleLang, useNow, followPlatformClock } from "./widgets.js";
 
 register({
   "field.title": ["民警移动端", "Officer"],
@@ -429,4 +429,5 @@ function App() {
 }
 
 document.documentElement.lang = getLang() === "en" ? "en" : "zh-CN";
+followPlatformClock();
 render(html`<${App} />`, document.getElementById("app"));

@@ -1,5 +1,7 @@
 // Chinese first, English on a switch. Times are shown in Asia/Shanghai whatever the browser's zone;
 // the server stores and sends UTC.
+import { platformNow } from "./clock.js";
+
 const TEXT = {};
 let lang = localStorage.getItem("zhihui.lang") === "en" ? "en" : "zh";
 const listeners = new Set();
@@ -47,7 +49,7 @@ export function fmtTime(iso, { seconds = true } = {}) {
   if (!iso) return "";
   const d = new Date(iso);
   const day = fmt({ year: "numeric", month: "2-digit", day: "2-digit" });
-  const sameDay = day.format(d) === day.format(new Date());
+  const sameDay = day.format(d) === day.format(new Date(platformNow()));
   const time = fmt({ hour: "2-digit", minute: "2-digit", ...(seconds ? { second: "2-digit" } : {}) }).format(d);
   if (sameDay) return time;
   return fmt({ month: "2-digit", day: "2-digit" }).format(d) + " " + time;

@@ -1,19 +1,28 @@
-// Pieces both screens use: the sign-in form and a ticking clock for countdowns.
+// Pieces both screens use: the sign-in form, the platform's clock and a ticking "now" for countdowns.
 import { html, useState, useEffect } from "/static/vendor/preact-htm.mjs";
 import { login } from "./api.js";
 import { t, setLang, getLang } from "./i18n.js";
+import { platformNow, isSandbox, onSandbox, followPlatformClock } from "./clock.js";
+
+export { platformNow, followPlatformClock };
 
 export function toggleLang() {
   setLang(getLang() === "zh" ? "en" : "zh");
 }
 
 export function useNow(ms = 1000) {
-  const [now, setNow] = useState(Date.now());
+  const [now, setNow] = useState(platformNow());
   useEffect(() => {
-    const id = setInterval(() => setNow(Date.now()), ms);
+    const id = setInterval(() => setNow(platformNow()), ms);
     return () => clearInterval(id);
   }, [ms]);
   return now;
+}
+
+export function useSandbox() {
+  const [on, setOn] = useState(isSandbox());
+  useEffect(() => onSandbox(setOn), []);
+  return on;
 }
 
 // heading: the title markup; beforeLogin: runs first (the console stores its seat name there);

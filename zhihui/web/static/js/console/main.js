@@ -5,7 +5,7 @@ import { html, render, useState, useEffect, useRef, useCallback } from "/static/
 import { api, current, logout, onSession, setSeat, seat } from "../api.js";
 import { connect } from "../stream.js";
 import { t, getLang, onLang } from "../i18n.js";
-import { LoginForm, toggleLang } from "../widgets.js";
+import { LoginForm, toggleLang, platformNow, followPlatformClock, useSandbox } from "../widgets.js";
 import "./words.js";
 import { WallMap } from "./map.js";
 import { categoryLabel, loadCategories } from "./categories.js";
@@ -28,6 +28,7 @@ function Login() {
 }
 
 function Header({ user, conn, stats, wall, setWall }) {
+  const sandbox = useSandbox();
   return html`<header class="top">
     <div class="brand">${t("console.title")}</div>
     <div class="stats" aria-live="polite">
@@ -36,6 +37,7 @@ function Header({ user, conn, stats, wall, setWall }) {
       <span class=${"stat s-overdue" + (stats.overdue ? " alarm" : "")} data-testid="stat-overdue">${t("stat.overdue")} <b>${stats.overdue}</b></span>
       <span class="stat s-units">${t("stat.units")} <b>${stats.freeUnits}</b></span>
     </div>
+    ${sandbox && html`<span class="sandbox-badge" data-testid="sandbox-badge" title=${t("sandbox.title")}>${t("sandbox.badge")}</span>`}
     <${Clock} />
     <span class=${"conn conn-" + conn} data-testid="conn-state" role="status">${t("conn." + conn)}</span>
     <span class="who" data-testid="who" title=${user.full_name}>${user.full_name.split(" ").slice(-1)[0]} · ${t("role." + user.role)}</span>
@@ -181,7 +183,7 @@ function Console({ user }) {
     const m = mapRef.current;
     if (!m) return;
     m.selectedId = selectedId;
-    m.setIncidents(list, Date.now(), overdueIncidents);
+    m.setIncidents(list, platformNow(), overdueIncidents);
   }, [incidents, orders, selectedId]);
   useEffect(() => { mapRef.current && mapRef.current.setUnits(Object.values(units)); }, [units]);
   useEffect(() => {
@@ -192,7 +194,7 @@ function Console({ user }) {
     m.map.getContainer().classList.toggle("picking", !!pick.picking);
   }, [pick]);
   useEffect(() => {
-    const id = setInterval(() => mapRef.current && mapRef.current.setIncidents(Object.values(incidents), Date.now(), overdueIncidents), 30000);
+    const id = setInterval(() => mapRef.current && mapRef.current.setIncidents(Object.values(incidents), platformNow(), overdueIncidents), 30000);
     return () => clearInterval(id);
   }, [incidents, orders]);
 
@@ -288,4 +290,5 @@ function App() {
 }
 
 document.documentElement.lang = getLang() === "en" ? "en" : "zh-CN";
+followPlatformClock();
 render(html`<${App} />`, document.getElementById("app"));

@@ -98,6 +98,8 @@ register({
   "type.08": ["纠纷", "Disputes"],
   "type.09": ["其他", "Other"],
   "wall.on": ["大屏", "Wall"],
+  "sandbox.badge": ["演练沙箱·模拟时间", "Sandbox · simulated time"],
+  "sandbox.title": ["此服务器为演练沙箱，时间由模拟器推进，数据均为模拟", "A sandbox server: its clock is moved by the simulator and all data are simulated"],
   "wall.off": ["退出大屏", "Desk view"],
   "role.call_taker": ["接警员", "Call-taker"],
   "role.dispatcher": ["调度员", "Dispatcher"],
