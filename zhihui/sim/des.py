@@ -123,6 +123,11 @@ class RunResult:
     policy: Policy
     sim_hours: float
     wall_s: float
+    """Wall seconds of the event loop (after the logons)."""
+    setup_s: float
+    """Wall seconds of the logons before it."""
+    simulated_s: float
+    """Simulated seconds the loop covered: the window plus the working-off of taken calls."""
     api_calls: int
     units: list[dict[str, Any]]
     stats: dict[str, int] = field(default_factory=dict)
@@ -165,7 +170,6 @@ class CommandCentreSim:
         self.waiting: list[Job] = []
         self.stats: dict[str, int] = {}
         self.seats: list[Seat] = []
-        self._calls_before = 0
 
     # Plumbing -----------------------------------------------------------------------------------
 
@@ -236,8 +240,9 @@ class CommandCentreSim:
     # The run ------------------------------------------------------------------------------------
 
     async def run(self) -> RunResult:
-        wall0 = time.perf_counter()
+        setup0 = time.perf_counter()
         await self.setup()
+        wall0 = time.perf_counter()
         for c in self.calls:
             self.at((c.at - self.start).total_seconds(), lambda c=c: self.call_arrives(c))
         end = self.hours * 3600.0
@@ -274,7 +279,8 @@ class CommandCentreSim:
             await self._set_clock(end)
         for u in self.units.values():
             self._close_books(u)
-        result = RunResult(self.policy, self.hours, time.perf_counter() - wall0, self.stats.get("api_calls", 0),
+        result = RunResult(self.policy, self.hours, time.perf_counter() - wall0, wall0 - setup0, self.now,
+                           self.stats.get("api_calls", 0),
                            [{"id": u.id, "call_sign": u.call_sign, "type": u.type, "station": u.station,
                              "busy_s": round(u.busy_s, 1), "on_duty_s": round(u.duty_s, 1)}
                             for u in self.units.values()], dict(self.stats))

@@ -139,6 +139,7 @@ async def run_one(calls: Sequence[SimCall], graph: RoadGraph, *, policy: Policy,
     run = {
         "name": f"{'道路时间' if policy == 'road' else '直线距离'} {policy}, {units_per_station}/所",
         "policy": policy, "units_per_station": units_per_station, "wall_s": round(result.wall_s, 2),
+        "setup_s": round(result.setup_s, 2), "simulated_s": round(result.simulated_s, 1),
         "sim_hours": hours, "api_calls": result.api_calls, "stats": result.stats,
         "incidents": incidents,
         "units": [{k: u[k] for k in ("call_sign", "type", "station", "busy_s", "on_duty_s")} for u in result.units],
