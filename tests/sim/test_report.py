@@ -117,7 +117,7 @@ def test_render_html_contents() -> None:
     study = _study()
     page = render_html(study)
     for heading in ("到场时间分布", "Arrival-time CDF", "主要结论", "Key findings", "各方案汇总", "警力利用率",
-                    "各辖区到场时间", "车辆数与 5 分钟到场率", "说明", "第一条说明 first note"):
+                    "各辖区到场时间", "警组数与 5 分钟到场率", "说明", "第一条说明 first note"):
         assert heading in page, heading
     assert "GENERATED" in page
     assert "模拟数据" in page and "SIMULATED" in page

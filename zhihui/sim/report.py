@@ -256,9 +256,10 @@ def _chart_cdf(runs: Sequence[Mapping], Figure: Any) -> tuple[str, float] | None
             continue
         cdf = np.searchsorted(np.sort(arr), grid, side="right") / arr.size
         ax.plot(grid, cdf * 100, color=colour, linestyle=dash, linewidth=1.8, label=_run_label(run))
-    for minutes, text in ((5, "5 分钟 min"), (10, "10 分钟 min")):
+    # Labels on either side of their guide: on a long axis 5 and 10 min sit close together.
+    for minutes, text, ha in ((5, "5 分钟 min ", "right"), (10, " 10 分钟 min", "left")):
         ax.axvline(minutes, color="#555555", linewidth=1, linestyle=":")
-        ax.text(minutes, 101.5, text, ha="center", va="bottom", fontsize=9, color="#333333")
+        ax.text(minutes, 101.5, text, ha=ha, va="bottom", fontsize=9, color="#333333")
     ax.set_xlim(0, x_max)
     ax.set_ylim(0, 100)
     ax.set_xlabel("接警至首车到场 received → first unit on scene（分钟 min）")
@@ -397,11 +398,11 @@ def _chart_staffing(study: Mapping, Figure: Any) -> str | None:
     ax.text(levels[0], TARGET_SHARE * 100 + 1, f"{TARGET_SHARE * 100:.0f}% 目标 target", fontsize=9, va="bottom")
     ax.set_xticks(levels)
     ax.set_ylim(0, 105)
-    ax.set_xlabel("每站车辆数 units per station")
+    ax.set_xlabel("每所警组数 units per station")
     ax.set_ylabel("5 分钟内到场 within 5 min（%）")
     ax.legend(loc="lower right", fontsize=9)
     fig.subplots_adjust(left=0.08, right=0.98, top=0.95, bottom=0.13)
-    return _svg(fig, "staff", "车辆数与5分钟到场率 Share within 5 min vs units per station")
+    return _svg(fig, "staff", "警组数与5分钟到场率 Share within 5 min vs units per station")
 
 
 # ----------------------------------------------------------------------------------------------- HTML
@@ -457,7 +458,7 @@ def _findings(study: Mapping, runs: Sequence[Mapping], summaries: Sequence[Mappi
             verdict = (f"道路路网派警使 p90 延长 {-imp * 100:.1f}% — "
                        f"road-network dispatch lengthens p90 by {-imp * 100:.1f}%")
         items.append(
-            f"<strong>每站 {row['units_per_station']} 车 {row['units_per_station']} units/station：</strong>"
+            f"<strong>每所 {row['units_per_station']} 个警组 {row['units_per_station']} units/station：</strong>"
             f"p90 到场 arrival — 道路 road <span class=num>{fmt_min(row['p90_a'])} 分钟 min</span>，"
             f"直线 straight <span class=num>{fmt_min(row['p90_b'])} 分钟 min</span>；{_e(verdict)}。"
             f"5 分钟内 within 5 min：道路 road <span class=num>{fmt_pct(row['share5_a'])}</span> / "
@@ -473,10 +474,10 @@ def _findings(study: Mapping, runs: Sequence[Mapping], summaries: Sequence[Mappi
                   and (cells[(policy, u)]["share_within_5min"] or 0.0) >= TARGET_SHARE]
             tried = [u for u in levels if (policy, u) in cells]
             if ok:
-                items.append(f"{_e(_policy_label(policy))}：每站至少 <span class=num>{ok[0]}</span> 车可达到 90% 警情 "
-                             f"5 分钟内到场 — at least {ok[0]} units/station reach 90% within 5 min.")
+                items.append(f"{_e(_policy_label(policy))}：每所至少 <span class=num>{ok[0]}</span> 个警组可达到 "
+                             f"90% 警情 5 分钟内到场 — at least {ok[0]} units/station reach 90% within 5 min.")
             else:
-                items.append(f"{_e(_policy_label(policy))}：研究范围内（每站 {tried[0]}–{tried[-1]} 车）"
+                items.append(f"{_e(_policy_label(policy))}：研究范围内（每所 {tried[0]}–{tried[-1]} 个警组）"
                              f"未达到 90% 警情 5 分钟内到场 — "
                              f"90% within 5 min not reached with {tried[0]}–{tried[-1]} units/station.")
     if not items:  # no policy pair to compare: state each run's headline instead
@@ -494,7 +495,7 @@ def _findings(study: Mapping, runs: Sequence[Mapping], summaries: Sequence[Mappi
 
 
 _COLUMNS = (
-    ("方案", "run"), ("策略", "policy"), ("每站车辆", "units/station"), ("警情", "incidents"),
+    ("方案", "run"), ("策略", "policy"), ("每所警组", "units/station"), ("警情", "incidents"),
     ("到场", "arrived"), ("未到场", "not arrived"), ("p50 到场", "arrival (min)"), ("p90 到场", "arrival (min)"),
     ("p50 派警时延", "dispatch delay (min)"), ("p90 行驶", "drive (min)"), ("≤5 分钟", "within 5 min"),
     ("≤10 分钟", "within 10 min"), ("利用率", "utilisation"),
@@ -536,7 +537,7 @@ def _charts(study: Mapping, runs: Sequence[Mapping]) -> list[str]:
     out = [_h("到场时间分布", "Arrival-time CDF"), _figure(
         cdf,
         "读法：每条线为一个方案，某一横坐标处的高度 = 该时间内有车到场的警情占比（仅计已到场警情）；线越靠左上越好。"
-        "颜色区分每站车辆数，实线 = 道路路网派警，虚线 = 直线距离派警；竖虚线为 5 / 10 分钟。"
+        "颜色区分每所警组数，实线 = 道路路网派警，虚线 = 直线距离派警；竖虚线为 5 / 10 分钟。"
         " How to read: for each run, the height at x is the share of arrived incidents reached within x minutes; "
         "further up and left is better. Colour = units per station, solid = road, dashed = straight; "
         "dotted guides at 5 and 10 min."
@@ -559,13 +560,13 @@ def _charts(study: Mapping, runs: Sequence[Mapping]) -> list[str]:
         "mean. A few units far above the mean means the workload is unevenly spread.",
         "没有在岗警力数据。 No on-duty unit data.")]
     if staff is not None or len({int(r.get("units_per_station") or 0) for r in runs}) >= 2:
-        out += [_h("车辆数与 5 分钟到场率", "Share within 5 min vs units per station"), _figure(
+        out += [_h("警组数与 5 分钟到场率", "Share within 5 min vs units per station"), _figure(
             staff,
-            "读法：每条线为一种派警策略，纵轴为 5 分钟内到场的警情占比（已到场警情），横轴为每站车辆数；"
-            "线与 90% 目标线相交处即为达到目标所需的最少车辆数。"
+            "读法：每条线为一种派警策略，纵轴为 5 分钟内到场的警情占比（已到场警情），横轴为每所警组数；"
+            "线与 90% 目标线相交处即为达到目标所需的最少警组数。"
             " How to read: one line per dispatch policy, share of arrived incidents reached within 5 min against "
             "units per station; where a line crosses the 90% target is the staffing the target needs.",
-            "各车辆数下均无到场数据。 No arrival data at any staffing level.")]
+            "各警组数下均无到场数据。 No arrival data at any staffing level.")]
     return out
 
 
