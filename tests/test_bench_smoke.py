@@ -72,3 +72,20 @@ def test_sim_bench_smoke() -> None:
     assert [r["seed"] for r in result["per_seed"]] == [1]
     assert result["incidents_road"] == result["incidents_straight"] > 0  # the same calls under both policies
     assert result["sim_hours_per_wall_minute"] > 0
+
+
+def test_hotspots_bench_smoke() -> None:
+    """bench/hotspots.py --quick scores the open_cp baselines and ours on the real Toronto data."""
+    if BACKEND != "sqlite":
+        pytest.skip("the hotspot benchmark reads a CSV, no database; covered by the SQLite pass")
+    from zhihui.core.config import shared_data
+
+    if shared_data("toronto_mci_2014_2021.csv.gz") is None:
+        pytest.skip("../shared/data/toronto_mci_2014_2021.csv.gz is missing")
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "hotspots.py"), "--quick"], capture_output=True,
+                         text=True, timeout=600, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    for key in ("best_baseline_pai_1", "best_baseline_pai_5", "ours_pai_1", "ours_pai_5"):
+        assert isinstance(result[key], float) and result[key] > 1.0, key  # far better than random (PAI 1)
+    assert result["ratio_pai_1"] == pytest.approx(result["ours_pai_1"] / result["best_baseline_pai_1"], abs=2e-3)

@@ -1,0 +1,1 @@
+"""Analytics: crime-pattern models over recorded incidents (short-term hotspot prediction in ``hotspots``)."""
