@@ -68,3 +68,16 @@ def test_sim_study_writes_its_report_and_refuses_bad_options(tmp_path: Path) -> 
     assert r.returncode == 2 and "staffing" in r.stderr
     r = run(env, "sim", "study", "--policies", "road,random")
     assert r.returncode == 2 and "policies" in r.stderr
+
+
+def test_analytics_commands(db_url: str, tmp_path: Path) -> None:
+    env = {**os.environ, "ZHIHUI_DATABASE_URL": db_url, "ZHIHUI_SECRET_FILE": str(tmp_path / "k")}
+    r = run(env, "analytics", "stats", "--since", "2026-03-01", "--until", "2026-03-02", "--by", "hour")
+    assert r.returncode == 0, r.stderr
+    assert "2026-03-01 00:00 – 2026-03-02 00:00 (Beijing time), by hour" in r.stdout and "total 0" in r.stdout
+    r = run(env, "analytics", "kpis", "--since", "2026-03-01", "--until", "2026-03-02", "--csv")
+    assert r.returncode == 0 and r.stdout == ""  # no groups, no rows
+    r = run(env, "analytics", "stats", "--since", "2026-03-02", "--until", "2026-03-01")
+    assert r.returncode == 2 and "until must be after since" in r.stderr
+    r = run(env, "analytics", "stats", "--since", "yesterday")
+    assert r.returncode == 2 and "not an ISO date/time" in r.stderr

@@ -8,8 +8,10 @@ import getpass
 import logging
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 
+from zhihui.core.clock import SHANGHAI
 from zhihui.core.config import load_settings, sqlite_url
 
 
@@ -166,6 +168,65 @@ def _sim_run(args: argparse.Namespace) -> int:
                                 units_per_station=args.units_per_station, database=Path(args.db)))
 
 
+def _when(raw: str) -> datetime:
+    try:
+        at = datetime.fromisoformat(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date/time: {raw!r}") from None
+    # A bare date or time is Beijing time, as the people asking mean it.
+    return at if at.tzinfo else at.replace(tzinfo=SHANGHAI)
+
+
+def _analytics(args: argparse.Namespace) -> int:
+    from zhihui.analytics import stats
+    from zhihui.core.clock import utcnow
+    from zhihui.core.store import Database
+
+    async def run() -> dict:
+        db = Database(load_settings().database_url)
+        try:
+            async with db.read() as session:
+                since, until = (args.since, args.until) if args.since else stats.default_window(utcnow())
+                until = until or utcnow()
+                if args.analytics_command == "stats":
+                    return await stats.statistics(session, since, until, args.by, police_only=args.police_only)
+                return await stats.kpis(session, since, until, args.by)
+        finally:
+            await db.dispose()
+
+    try:
+        out = asyncio.run(run())
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.csv:
+        sys.stdout.write(stats.to_csv(out["groups"]).lstrip("\ufeff"))
+        return 0
+    print(f"{out['since'].astimezone(SHANGHAI):%Y-%m-%d %H:%M} – {out['until'].astimezone(SHANGHAI):%Y-%m-%d %H:%M}"
+          f" (Beijing time), by {out['by']}")
+    if args.analytics_command == "stats":
+        print(f"total {out['total']}  环比 {out['previous_total']} ({_chg(out['mom_change'])})  "
+              f"同比 {out['year_before_total']} ({_chg(out['yoy_change'])})")
+        for g in out["groups"]:
+            extra = f"  环比 {_chg(g.get('mom_change'))}  同比 {_chg(g.get('yoy_change'))}" if "previous" in g else ""
+            print(f"  {g['label']:<24} {g['count']:>6}{extra}")
+    else:
+        for g in out["groups"]:
+            a, s, r = g["answer_to_dispatch"], g["dispatch_to_sign"], g["received_to_arrival"]
+            print(f"  {g['label']:<16} incidents {g['incidents']:>5}  接警→派警 p50/p90 {a['p50_s']}/{a['p90_s']} s  "
+                  f"派警→签收 {s['p50_s']}/{s['p90_s']} s  接警→到场 {r['p50_s']}/{r['p90_s']} s  "
+                  f"超时签收 {g['sign_overdue']}  结案率 {_pct(g['closure_rate'])}  分流 {_pct(g['diversion_share'])}")
+    return 0
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{x:.1%}"
+
+
+def _chg(x: float | None) -> str:
+    return "—" if x is None else f"{x:+.1%}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="zhihui", description="情指行一体化 command-center platform")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -243,6 +304,20 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--port", type=int, default=8000)
     r.add_argument("--db", default="var/sim.db", help="sandbox SQLite file (recreated)")
     r.set_defaults(func=_sim_run)
+
+    p = sub.add_parser("analytics", help="警情统计 and 处警时效 KPIs (default window: yesterday, Beijing time)")
+    ansub = p.add_subparsers(dest="analytics_command", required=True)
+    from zhihui.analytics.stats import GROUPS, KPI_GROUPS
+
+    for name, groups, default in (("stats", GROUPS, "category"), ("kpis", KPI_GROUPS, "overall")):
+        a = ansub.add_parser(name, help="counts with 同比/环比" if name == "stats" else "timeliness KPIs")
+        a.add_argument("--since", type=_when, help="start, ISO (a bare date/time is Beijing time)")
+        a.add_argument("--until", type=_when, help="end, ISO (default now)")
+        a.add_argument("--by", choices=groups, default=default)
+        a.add_argument("--csv", action="store_true", help="CSV on standard output")
+        if name == "stats":
+            a.add_argument("--police-only", action="store_true", help="leave out calls diverted to 12345")
+        a.set_defaults(func=_analytics)
 
     args = parser.parse_args(argv)
     return int(args.func(args))
