@@ -16,7 +16,7 @@ from zhihui.web import STATIC
 GRAPH = shared_data("shenzhen_futian_drive.graphml")
 
 
-@pytest.mark.parametrize("path", ["/", "/m"])
+@pytest.mark.parametrize("path", ["/", "/m", "/stats"])
 async def test_pages_are_local_and_locked_down(client: httpx.AsyncClient, path: str) -> None:
     r = await client.get(path)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")

@@ -1,4 +1,5 @@
-"""The browser screens: the command-centre console (`/`) and the officers' phone page (`/m`).
+"""The browser screens: the command-centre console (`/`), the officers' phone page (`/m`) and 研判统计
+(`/stats`).
 
 Everything the browser loads is served from `static/` by this process: the isolated 公安网 has no
 CDN or tile server, and the Content-Security-Policy below makes the browser refuse anything else.
@@ -37,3 +38,7 @@ def install(app: FastAPI) -> None:
     @app.get("/m", include_in_schema=False)
     async def field() -> FileResponse:
         return _page("field.html")
+
+    @app.get("/stats", include_in_schema=False)
+    async def statistics() -> FileResponse:
+        return _page("stats.html")

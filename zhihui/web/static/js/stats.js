@@ -1,0 +1,206 @@
+// 研判统计 (/stats): 警情统计 with 环比/同比 and 处警时效 KPIs for leaders and analysts, from
+// /api/v1/analytics; CSV for Excel. Windows are Beijing-time days, whatever the workstation's zone.
+import { html, render, useState, useEffect, useCallback } from "/static/vendor/preact-htm.mjs";
+import { api, current, logout, onSession, ApiError } from "./api.js";
+import { t, register, getLang, onLang, fmtDateTime } from "./i18n.js";
+import { LoginForm, toggleLang, platformNow, followPlatformClock } from "./widgets.js";
+
+register({
+  "stats.title": ["研判统计", "Statistics"],
+  "stats.yesterday": ["昨日", "Yesterday"],
+  "stats.today": ["今日", "Today"],
+  "stats.week": ["近7日", "Last 7 days"],
+  "stats.month": ["本月", "This month"],
+  "stats.since": ["起", "From"],
+  "stats.until": ["止", "To"],
+  "stats.by": ["分组", "Group by"],
+  "stats.kpiby": ["时效分组", "KPIs by"],
+  "stats.police": ["仅警务类", "Police matters only"],
+  "stats.query": ["查询", "Query"],
+  "stats.counts": ["警情统计", "Incident counts"],
+  "stats.kpis": ["处警时效", "Response timeliness"],
+  "stats.total": ["合计", "Total"],
+  "stats.mom": ["环比", "vs previous period"],
+  "stats.yoy": ["同比", "vs a year earlier"],
+  "stats.count": ["数量", "Count"],
+  "stats.share": ["占比", "Share"],
+  "stats.group": ["分组", "Group"],
+  "stats.csv": ["导出CSV", "Export CSV"],
+  "stats.none": ["该时段无数据", "No data in this period"],
+  "stats.denied": ["无权查看统计（需研判、领导、指挥长、督察或管理员角色）", "Not allowed: statistics need an analyst, leader, commander, inspector or admin role"],
+  "stats.console": ["指挥中心", "Console"],
+  "by.category": ["类别", "Category"], "by.category2": ["类别（二级）", "Category (2nd level)"],
+  "by.category3": ["类别（三级）", "Category (3rd level)"], "by.level": ["警情级别", "Level"],
+  "by.jurisdiction": ["辖区", "Jurisdiction"], "by.channel": ["渠道", "Channel"], "by.day": ["日", "Day"],
+  "by.week": ["周", "Week"], "by.month": ["月", "Month"], "by.hour": ["时段", "Hour"], "by.weekday": ["星期", "Weekday"],
+  "kby.overall": ["全部", "Overall"], "kby.station": ["派出所", "Station"], "kby.unit": ["警组", "Unit"],
+  "kby.shift": ["班次", "Shift"],
+  "kpi.incidents": ["警情", "Incidents"], "kpi.a2d": ["接警→派警", "Answer→dispatch"],
+  "kpi.d2s": ["派警→签收", "Dispatch→sign-off"], "kpi.s2a": ["签收→到场", "Sign-off→arrival"],
+  "kpi.r2a": ["接警→到场", "Received→arrival"], "kpi.overdue": ["超时签收/反馈", "Overdue sign/feedback"],
+  "kpi.ontime": ["按时反馈率", "Feedback on time"], "kpi.closure": ["结案率", "Closure rate"],
+  "kpi.diverted": ["分流率", "12345 share"],
+});
+
+const BY = ["category", "category2", "category3", "level", "jurisdiction", "channel", "day", "week", "month", "hour", "weekday"];
+const KBY = ["overall", "station", "unit", "shift"];
+const DAY_MS = 86400000;
+
+// Beijing-time midnight (as a Date) of the day `offset` days from the platform's today.
+function bjMidnight(offset = 0) {
+  const bj = new Date(platformNow() + 8 * 3600000);
+  const midnightUtc = Date.UTC(bj.getUTCFullYear(), bj.getUTCMonth(), bj.getUTCDate()) - 8 * 3600000;
+  return new Date(midnightUtc + offset * DAY_MS);
+}
+
+function bjMonthStart() {
+  const bj = new Date(platformNow() + 8 * 3600000);
+  return new Date(Date.UTC(bj.getUTCFullYear(), bj.getUTCMonth(), 1) - 8 * 3600000);
+}
+
+const PRESETS = {
+  yesterday: () => [bjMidnight(-1), bjMidnight(0)],
+  today: () => [bjMidnight(0), bjMidnight(1)],
+  week: () => [bjMidnight(-6), bjMidnight(1)],
+  month: () => [bjMonthStart(), bjMidnight(1)],
+};
+
+// <input type=date> values are Beijing dates.
+const toDateInput = (d) => new Date(d.getTime() + 8 * 3600000).toISOString().slice(0, 10);
+const fromDateInput = (s) => new Date(`${s}T00:00:00+08:00`);
+
+function pct(x, signed = false) {
+  if (x === null || x === undefined) return "—";
+  const v = (x * 100).toFixed(1) + "%";
+  return signed && x > 0 ? "+" + v : v;
+}
+
+function Change({ value }) {
+  const cls = value > 0 ? "up" : value < 0 ? "down" : "";
+  return html`<span class=${cls}>${pct(value, true)}</span>`;
+}
+
+function secs(p) {
+  return p && p.n ? `${p.p50_s} / ${p.p90_s} s` : "—";
+}
+
+async function downloadCsv(path, query, name) {
+  const s = current();
+  const q = new URLSearchParams({ ...query, format: "csv" });
+  const r = await fetch(`/api/v1${path}?${q}`, { headers: { Authorization: `Bearer ${s.access_token}` } });
+  if (!r.ok) throw new ApiError(r.status, await r.json().catch(() => null));
+  const url = URL.createObjectURL(await r.blob());
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+function Stats({ user }) {
+  const [preset, setPreset] = useState("yesterday");
+  const [[since, until], setWindow] = useState(PRESETS.yesterday());
+  const [by, setBy] = useState("category");
+  const [kby, setKby] = useState("overall");
+  const [policeOnly, setPoliceOnly] = useState(false);
+  const [counts, setCounts] = useState(null);
+  const [kpis, setKpis] = useState(null);
+  const [error, setError] = useState(null);
+  const query = { since: since.toISOString(), until: until.toISOString() };
+
+  const load = useCallback(async () => {
+    setError(null);
+    try {
+      const [c, k] = await Promise.all([
+        api("/analytics/stats", { query: { ...query, by, police_only: policeOnly ? "true" : undefined } }),
+        api("/analytics/kpis", { query: { ...query, by: kby } }),
+      ]);
+      setCounts(c);
+      setKpis(k);
+    } catch (err) {
+      setError(err.status === 403 ? t("stats.denied") : err.message);
+    }
+  }, [since.getTime(), until.getTime(), by, kby, policeOnly]);
+  useEffect(() => { load(); }, [load]);
+
+  const pick = (name) => { setPreset(name); setWindow(PRESETS[name]()); };
+  const max = counts && counts.groups.length ? Math.max(...counts.groups.map((g) => g.count)) : 1;
+  const withChanges = counts && counts.groups.some((g) => "previous" in g);
+  return html`<header class="top">
+      <h1>${t("app.title")} · ${t("stats.title")}</h1>
+      <span data-testid="who">${user.full_name || user.username}</span>
+      <a href="/">${t("stats.console")}</a>
+      <button class="link" data-testid="lang-switch" onClick=${toggleLang}>${t("lang.switch")}</button>
+      <button class="link" data-testid="logout" onClick=${logout}>${t("logout")}</button>
+    </header>
+    <main>
+      <form class="controls" onSubmit=${(e) => { e.preventDefault(); load(); }}>
+        <div class="presets" role="group">
+          ${Object.keys(PRESETS).map((p) => html`<button type="button" data-testid=${"preset-" + p} aria-pressed=${preset === p ? "true" : "false"}
+            onClick=${() => pick(p)}>${t("stats." + p)}</button>`)}
+        </div>
+        <label>${t("stats.since")}<input type="date" data-testid="since" value=${toDateInput(since)}
+          onChange=${(e) => { setPreset(null); setWindow([fromDateInput(e.target.value), until]); }} /></label>
+        <label>${t("stats.until")}<input type="date" data-testid="until" value=${toDateInput(new Date(until.getTime() - 1))}
+          onChange=${(e) => { setPreset(null); setWindow([since, new Date(fromDateInput(e.target.value).getTime() + DAY_MS)]); }} /></label>
+        <label>${t("stats.by")}<select data-testid="by" value=${by} onChange=${(e) => setBy(e.target.value)}>
+          ${BY.map((b) => html`<option value=${b}>${t("by." + b)}</option>`)}</select></label>
+        <label>${t("stats.kpiby")}<select data-testid="kby" value=${kby} onChange=${(e) => setKby(e.target.value)}>
+          ${KBY.map((b) => html`<option value=${b}>${t("kby." + b)}</option>`)}</select></label>
+        <label><span><input type="checkbox" data-testid="police-only" checked=${policeOnly}
+          onChange=${(e) => setPoliceOnly(e.target.checked)} /> ${t("stats.police")}</span></label>
+        <button class="primary" data-testid="query">${t("stats.query")}</button>
+      </form>
+      ${error && html`<p class="error" role="alert" data-testid="stats-error">${error}</p>`}
+      ${counts && html`<section class="card" data-testid="counts">
+        <h2>${t("stats.counts")} <small>${fmtDateTime(counts.since)} – ${fmtDateTime(counts.until)}</small>
+          <button type="button" class="csv" data-testid="csv-counts"
+            onClick=${() => downloadCsv("/analytics/stats", { ...query, by }, `stats-${by}.csv`).catch((e) => setError(e.message))}>${t("stats.csv")}</button></h2>
+        <div class="totals">
+          <span>${t("stats.total")} <b data-testid="total">${counts.total}</b></span>
+          <span>${t("stats.mom")} ${counts.previous_total} (<${Change} value=${counts.mom_change} />)</span>
+          <span>${t("stats.yoy")} ${counts.year_before_total} (<${Change} value=${counts.yoy_change} />)</span>
+        </div>
+        ${counts.groups.length === 0 ? html`<p>${t("stats.none")}</p>` : html`<table data-testid="count-table">
+          <thead><tr><th>${t("by." + counts.by)}</th><th>${t("stats.count")}</th><th>${t("stats.share")}</th><th></th>
+            ${withChanges && html`<th>${t("stats.mom")}</th><th>${t("stats.yoy")}</th>`}</tr></thead>
+          <tbody>${counts.groups.map((g) => html`<tr data-testid="count-row" data-key=${g.key}>
+            <td>${g.label}</td><td>${g.count}</td><td>${pct(g.share)}</td>
+            <td class="barcell"><div class="bar" style=${`width:${(100 * g.count) / max}%`}></div></td>
+            ${withChanges && html`<td><${Change} value=${g.mom_change} /></td><td><${Change} value=${g.yoy_change} /></td>`}
+          </tr>`)}</tbody></table>`}
+      </section>`}
+      ${kpis && html`<section class="card" data-testid="kpis">
+        <h2>${t("stats.kpis")} <small>p50 / p90</small>
+          <button type="button" class="csv" data-testid="csv-kpis"
+            onClick=${() => downloadCsv("/analytics/kpis", { ...query, by: kby }, `kpis-${kby}.csv`).catch((e) => setError(e.message))}>${t("stats.csv")}</button></h2>
+        ${kpis.groups.length === 0 ? html`<p>${t("stats.none")}</p>` : html`<table data-testid="kpi-table">
+          <thead><tr><th>${t("stats.group")}</th><th>${t("kpi.incidents")}</th><th>${t("kpi.a2d")}</th><th>${t("kpi.d2s")}</th>
+            <th>${t("kpi.s2a")}</th><th>${t("kpi.r2a")}</th><th>${t("kpi.overdue")}</th><th>${t("kpi.ontime")}</th>
+            <th>${t("kpi.closure")}</th><th>${t("kpi.diverted")}</th></tr></thead>
+          <tbody>${kpis.groups.map((g) => html`<tr data-testid="kpi-row" data-group=${g.group}>
+            <td>${g.label}</td><td>${g.incidents}</td><td>${secs(g.answer_to_dispatch)}</td><td>${secs(g.dispatch_to_sign)}</td>
+            <td>${secs(g.sign_to_arrival)}</td><td>${secs(g.received_to_arrival)}</td>
+            <td>${g.sign_overdue} / ${g.feedback_overdue}</td><td>${pct(g.feedback_on_time_rate)}</td>
+            <td>${pct(g.closure_rate)}</td><td>${pct(g.diversion_share)}</td></tr>`)}</tbody></table>`}
+      </section>`}
+    </main>`;
+}
+
+function App() {
+  const [session, setSession] = useState(current());
+  const [, setL] = useState(getLang());
+  useEffect(() => onSession(setSession), []);
+  useEffect(() => onLang(setL), []);
+  useEffect(() => { document.title = `${t("stats.title")} · ${t("app.title")}`; });
+  if (!session) {
+    return html`<${LoginForm} heading=${t("stats.title")} screenClass="login-screen" formClass="login-box" />`;
+  }
+  return html`<${Stats} user=${session} key=${session.username} />`;
+}
+
+document.documentElement.lang = getLang() === "en" ? "en" : "zh-CN";
+followPlatformClock();
+render(html`<${App} />`, document.getElementById("app"));
