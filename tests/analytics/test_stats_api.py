@@ -141,3 +141,38 @@ async def test_analytics_access_and_bad_input(sb: Any) -> None:
     assert r.status_code == 422 and "since" in r.text
     r = await c.get("/api/v1/analytics/stats", headers=w.headers["leader"])  # default: yesterday
     assert r.status_code == 200 and r.json()["total"] == 0
+
+
+async def test_four_colour_warnings_over_the_platforms_incidents(client: httpx.AsyncClient, world: World) -> None:
+    """Twelve quiet weeks of one fight a week, then nine in a week: the week is graded red or orange,
+    explained with its numbers, and a countermeasure names the peak hours."""
+    week = datetime(2026, 3, 2, tzinfo=UTC) - timedelta(hours=8)  # Monday 00:00 Beijing time
+    n = 0
+    for k in range(1, 13):
+        n += 1
+        at = week - timedelta(weeks=k) + timedelta(days=2, hours=21)  # Wednesdays, 21:00 Beijing
+        r = await client.post("/api/v1/incidents", json=incident_body(category_code="0201", received_at=at.isoformat(),
+                                                                      caller_phone=f"1380000{n:04d}"),
+                              headers={**world.headers["call_taker"], "Idempotency-Key": f"warn-test-{n}"})
+        assert r.status_code == 201, r.text
+    for k in range(9):
+        n += 1
+        at = week + timedelta(days=k % 5, hours=13, minutes=k)
+        r = await client.post("/api/v1/incidents", json=incident_body(category_code="0201", received_at=at.isoformat(),
+                                                                      caller_phone=f"1380000{n:04d}"),
+                              headers={**world.headers["call_taker"], "Idempotency-Key": f"warn-test-{n}"})
+        assert r.status_code == 201, r.text
+    r = await client.get("/api/v1/analytics/warnings", params={"week": (week + timedelta(days=3)).isoformat()},
+                         headers=world.headers["leader"])
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["week_start"].startswith("2026-03-01T16:00")
+    (w,) = [w for w in out["warnings"] if w["category"] == "治安"]
+    assert w["observed"] == 9 and w["level"] in ("orange", "red") and w["ratio"] > 3
+    assert "9" in w["reason_zh"] and w["p_value"] < 0.01
+    assert out["summary"]["by_level"][w["level"]] == 1
+    # The four-hour patrol window holding every earlier fight (21:00), the earliest such window.
+    assert any("治安" in c and "18–22 时" in c for c in out["countermeasures"]), out["countermeasures"]
+    r = await client.get("/api/v1/analytics/warnings", params={"week": "2026-03-02T00:00:00"},
+                         headers=world.headers["leader"])
+    assert r.status_code == 422 and "week" in r.text

@@ -287,3 +287,46 @@ def default_window(now: datetime, days: int = 1) -> tuple[datetime, datetime]:
     """The last `days` whole Beijing-time days before `now` (yesterday, for a daily report)."""
     local = _local(now).replace(hour=0, minute=0, second=0, microsecond=0)
     return (local - timedelta(days=days)).astimezone(as_utc(now).tzinfo), local.astimezone(as_utc(now).tzinfo)
+
+
+# 四色预警 over the platform's incidents -------------------------------------------------------------
+
+WARNING_HISTORY = timedelta(weeks=3 * 52 + 3)  # the seasonal baseline looks back up to three years ±1 week
+
+
+def week_start(at: datetime) -> datetime:
+    """Monday 00:00 Beijing time of the week holding `at` (as UTC)."""
+    local = _local(at).replace(hour=0, minute=0, second=0, microsecond=0)
+    return (local - timedelta(days=local.weekday())).astimezone(as_utc(at).tzinfo)
+
+
+async def area_warnings(session: AsyncSession, week: datetime) -> dict[str, Any]:
+    """Four-colour grades per (辖区, top-level category) for the Beijing week starting `week` (a Monday),
+    with the reasons, a summary and the rule-based countermeasures (zhihui.analytics.warnings)."""
+    import pandas as pd
+
+    from zhihui.analytics import warnings as fourcolour
+
+    start = week_start(week)
+    rows = await _incident_rows(session, start - WARNING_HISTORY, start + timedelta(days=7))
+    tree = categories()
+    names = dict((await session.execute(select(Org.id, Org.name))).all())
+    records, hours = [], defaultdict(lambda: [0] * 24)
+    for r in rows:
+        cat = tree.get(str(r.category_code)[:2])
+        if r.status == "diverted" or (cat is not None and not cat.police):
+            continue  # 12345 matters are not part of the security situation
+        area = names.get(r.jurisdiction_org_id, "辖区外/未定位") if r.jurisdiction_org_id else "辖区外/未定位"
+        label = cat.name if cat else str(r.category_code)[:2]
+        local = _local(r.received_at)
+        records.append((area, label, (local - timedelta(days=local.weekday())).date()))
+        if as_utc(r.received_at) < start:
+            hours[(area, label)][local.hour] += 1
+    frame = pd.DataFrame(records, columns=["area", "category", "period_start"])
+    if frame.empty:
+        return {"week_start": start, "warnings": [], "summary": fourcolour.summarise([]), "countermeasures": []}
+    counts = frame.groupby(["area", "category", "period_start"]).size().rename("count").reset_index()
+    graded = fourcolour.assess_all(counts, _local(start).date())
+    return {"week_start": start, "rule": fourcolour.__doc__.strip().splitlines()[0] if fourcolour.__doc__ else None,
+            "warnings": [w.to_dict() for w in graded], "summary": fourcolour.summarise(graded),
+            "countermeasures": fourcolour.countermeasures_zh(graded, dict(hours))}

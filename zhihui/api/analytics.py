@@ -62,3 +62,15 @@ async def kpis(request: Request, _actor: Annotated[Actor, Depends(require(*ANALY
     async with db_of(request).read() as session:
         out = await stats.kpis(session, a, b, by)  # type: ignore[arg-type]
     return _csv(out["groups"], f"kpis-{by}") if format == "csv" else out
+
+
+@router.get("/warnings")
+async def warnings(request: Request, _actor: Annotated[Actor, Depends(require(*ANALYSTS))],
+                   week: datetime | None = None) -> dict:
+    """四色预警 per 辖区 and category for the Beijing week holding `week` (default: last week), each grade
+    explained (observed, baseline, ratio, p-value, trend), with rule-based 打防对策."""
+    if week is not None and week.tzinfo is None:
+        raise InvalidInput("week", "week must carry a UTC offset, e.g. 2026-11-23T00:00:00+08:00")
+    at = week or stats.week_start(utcnow()) - timedelta(days=7)
+    async with db_of(request).read() as session:
+        return await stats.area_warnings(session, at)
