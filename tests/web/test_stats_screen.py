@@ -3,7 +3,9 @@ download, access refused for a role without it, the English switch."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from playwright.sync_api import expect
 
@@ -17,6 +19,16 @@ def test_statistics_page(live_server: Any, new_page: Any, shot: Any) -> None:
                                "description": "测试统计页面的警情"})
             for i, code in enumerate(("0201", "0201", "04"))]
     call(base, "POST", f"/incidents/{made[0]['id']}/dispatch", token(base, "diaodu"), json={"recommended": 1})
+    # Last week (Beijing): nine knife attacks at one place after twelve weeks of one a week → a red/orange warning.
+    bj = ZoneInfo("Asia/Shanghai")
+    today = datetime.now(bj).replace(hour=0, minute=0, second=0, microsecond=0)
+    last_monday = today - timedelta(days=today.weekday() + 7)
+    times = [last_monday - timedelta(weeks=k) + timedelta(days=2, hours=21) for k in range(1, 13)]
+    times += [last_monday + timedelta(days=k % 5, hours=21, minutes=k) for k in range(9)]
+    for i, at in enumerate(times):
+        record_call(base, {"channel": "110", "caller_phone": f"1370013{7000 + i}", "category_code": "010201",
+                           "address": "深圳市福田区深南大道6008号", "lat": 22.5405, "lon": 114.0253,
+                           "description": "有人持刀伤人", "received_at": at.isoformat()})
 
     page = new_page(1280, 900)
     page.goto(base + "/stats")
@@ -36,6 +48,10 @@ def test_statistics_page(live_server: Any, new_page: Any, shot: Any) -> None:
         page.get_by_test_id("csv-counts").click()
     text = open(dl.value.path(), encoding="utf-8-sig").read()
     assert text.startswith("key,label,count") and "时" in text
+    warning = page.locator("[data-testid=warning]").first
+    expect(warning).to_contain_text("刑事")
+    assert warning.get_attribute("data-level") in ("orange", "red")
+    expect(page.get_by_test_id("countermeasures")).to_contain_text("加强巡逻")
     shot(page, "16-stats")
     page.get_by_test_id("lang-switch").click()
     expect(page.get_by_test_id("counts")).to_contain_text("Incident counts")

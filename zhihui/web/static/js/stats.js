@@ -29,6 +29,11 @@ register({
   "stats.none": ["该时段无数据", "No data in this period"],
   "stats.denied": ["无权查看统计（需研判、领导、指挥长、督察或管理员角色）", "Not allowed: statistics need an analyst, leader, commander, inspector or admin role"],
   "stats.console": ["指挥中心", "Console"],
+  "stats.warnings": ["四色预警（上周）", "Four-colour warnings (last week)"],
+  "stats.allgreen": ["上周各辖区各类警情均为绿色（正常）", "Every area and category was green (normal) last week"],
+  "stats.measures": ["打防对策建议（规则生成）", "Suggested countermeasures (rule-based)"],
+  "level.green": ["绿色·正常", "Green · normal"], "level.yellow": ["黄色·关注", "Yellow · watch"],
+  "level.orange": ["橙色·紧急", "Orange · urgent"], "level.red": ["红色·严重", "Red · severe"],
   "by.category": ["类别", "Category"], "by.category2": ["类别（二级）", "Category (2nd level)"],
   "by.category3": ["类别（三级）", "Category (3rd level)"], "by.level": ["警情级别", "Level"],
   "by.jurisdiction": ["辖区", "Jurisdiction"], "by.channel": ["渠道", "Channel"], "by.day": ["日", "Day"],
@@ -108,7 +113,9 @@ function Stats({ user }) {
   const [counts, setCounts] = useState(null);
   const [kpis, setKpis] = useState(null);
   const [error, setError] = useState(null);
+  const [warn, setWarn] = useState(null);
   const query = { since: since.toISOString(), until: until.toISOString() };
+  useEffect(() => { api("/analytics/warnings").then(setWarn).catch(() => setWarn(null)); }, []);
 
   const load = useCallback(async () => {
     setError(null);
@@ -171,6 +178,17 @@ function Stats({ user }) {
             <td class="barcell"><div class="bar" style=${`width:${(100 * g.count) / max}%`}></div></td>
             ${withChanges && html`<td><${Change} value=${g.mom_change} /></td><td><${Change} value=${g.yoy_change} /></td>`}
           </tr>`)}</tbody></table>`}
+      </section>`}
+      ${warn && html`<section class="card" data-testid="warnings">
+        <h2>${t("stats.warnings")} <small>${fmtDateTime(warn.week_start)}</small></h2>
+        <div class="totals">${["red", "orange", "yellow", "green"].map((lv) => html`<span class=${"chip " + lv}>
+          ${t("level." + lv)} <b data-testid=${"level-" + lv}>${warn.summary.by_level[lv]}</b></span>`)}</div>
+        ${warn.warnings.filter((w) => w.level !== "green").length === 0 ? html`<p>${t("stats.allgreen")}</p>` : html`<ul class="warnings">
+          ${warn.warnings.filter((w) => w.level !== "green").map((w) => html`<li data-testid="warning" data-level=${w.level}>
+            <span class=${"chip " + w.level}>${t("level." + w.level)}</span> <b>${w.area} · ${w.category}</b>
+            — ${getLang() === "en" ? w.reason_en : w.reason_zh}</li>`)}</ul>`}
+        ${warn.countermeasures.length > 0 && html`<h3>${t("stats.measures")}</h3><ul data-testid="countermeasures">
+          ${warn.countermeasures.map((c) => html`<li>${c}</li>`)}</ul>`}
       </section>`}
       ${kpis && html`<section class="card" data-testid="kpis">
         <h2>${t("stats.kpis")} <small>p50 / p90</small>
