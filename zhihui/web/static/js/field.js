@@ -1,11 +1,11 @@
 // 民警移动端: the officer's phone page. Orders for the officer's unit arrive live; the officer signs
 // (签收), reports en route / on scene / handled, and sends feedback with a result code; the phone can
 // share its position (browser geolocation is WGS-84).
-import { html, render, useState, useEffect, useRef, useCallback } from "/static/vendor/preact-htm.mjs";
-import { api, current, logout, onSession } from "./api.js";
+import { html, useState, useEffect, useRef, useCallback } from "/static/vendor/preact-htm.mjs";
+import { api, logout } from "./api.js";
 import { connect } from "./stream.js";
-import { t, register, getLang, onLang, fmtTime, fmtDuration } from "./i18n.js";
-import { LoginForm, toggleLang, useNow, followPlatformClock } from "./widgets.js";
+import { t, register, getLang, fmtTime, fmtDuration } from "./i18n.js";
+import { LoginForm, toggleLang, useNow, useScreen, mount } from "./widgets.js";
 
 register({
   "field.title": ["民警移动端", "Officer"],
@@ -411,12 +411,8 @@ function Field({ user }) {
 }
 
 function App() {
-  const [session, setSession] = useState(current());
+  const session = useScreen(() => `${t("field.title")} · ${t("app.title")}`);
   const [me, setMe] = useState(null);
-  const [, setL] = useState(getLang());
-  useEffect(() => onSession(setSession), []);
-  useEffect(() => onLang(setL), []);
-  useEffect(() => { document.title = `${t("field.title")} · ${t("app.title")}`; });
   const username = session && session.username;
   // The token names the officer's unit; /auth/me is the current binding (a session survives a reload).
   useEffect(() => {
@@ -428,6 +424,4 @@ function App() {
   return html`<${Field} user=${user} key=${username + ":" + user.unit_id} />`;
 }
 
-document.documentElement.lang = getLang() === "en" ? "en" : "zh-CN";
-followPlatformClock();
-render(html`<${App} />`, document.getElementById("app"));
+mount(App);

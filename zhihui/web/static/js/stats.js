@@ -1,9 +1,9 @@
 // 研判统计 (/stats): 警情统计 with 环比/同比 and 处警时效 KPIs for leaders and analysts, from
 // /api/v1/analytics; CSV for Excel. Windows are Beijing-time days, whatever the workstation's zone.
-import { html, render, useState, useEffect, useCallback } from "/static/vendor/preact-htm.mjs";
-import { api, current, logout, onSession, ApiError } from "./api.js";
-import { t, register, getLang, onLang, fmtDateTime } from "./i18n.js";
-import { LoginForm, toggleLang, platformNow, followPlatformClock } from "./widgets.js";
+import { html, useState, useEffect, useCallback } from "/static/vendor/preact-htm.mjs";
+import { api, current, logout, ApiError } from "./api.js";
+import { t, register, getLang, fmtDateTime } from "./i18n.js";
+import { LoginForm, toggleLang, platformNow, useScreen, mount } from "./widgets.js";
 
 register({
   "stats.title": ["研判统计", "Statistics"],
@@ -208,17 +208,11 @@ function Stats({ user }) {
 }
 
 function App() {
-  const [session, setSession] = useState(current());
-  const [, setL] = useState(getLang());
-  useEffect(() => onSession(setSession), []);
-  useEffect(() => onLang(setL), []);
-  useEffect(() => { document.title = `${t("stats.title")} · ${t("app.title")}`; });
+  const session = useScreen(() => `${t("stats.title")} · ${t("app.title")}`);
   if (!session) {
     return html`<${LoginForm} heading=${t("stats.title")} screenClass="login-screen" formClass="login-box" />`;
   }
   return html`<${Stats} user=${session} key=${session.username} />`;
 }
 
-document.documentElement.lang = getLang() === "en" ? "en" : "zh-CN";
-followPlatformClock();
-render(html`<${App} />`, document.getElementById("app"));
+mount(App);

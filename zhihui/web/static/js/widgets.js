@@ -1,7 +1,7 @@
 // Pieces both screens use: the sign-in form, the platform's clock and a ticking "now" for countdowns.
-import { html, useState, useEffect } from "/static/vendor/preact-htm.mjs";
-import { login } from "./api.js";
-import { t, setLang, getLang } from "./i18n.js";
+import { html, render, useState, useEffect } from "/static/vendor/preact-htm.mjs";
+import { login, current, onSession } from "./api.js";
+import { t, setLang, getLang, onLang } from "./i18n.js";
 import { platformNow, isSandbox, onSandbox, followPlatformClock } from "./clock.js";
 
 export { platformNow, followPlatformClock };
@@ -58,4 +58,22 @@ export function LoginForm({ heading, beforeLogin, children, screenClass, formCla
       <button type="button" class="link lang" data-testid="lang-switch" onClick=${toggleLang}>${t("lang.switch")}</button>
     </form>
   </main>`;
+}
+
+// The signed-in session for a screen's root: re-renders on sign-in/out and on the language switch,
+// and keeps the tab's title (`title()`, in the current language) up to date.
+export function useScreen(title) {
+  const [session, setSession] = useState(current());
+  const [, setLangState] = useState(getLang());
+  useEffect(() => onSession(setSession), []);
+  useEffect(() => onLang(setLangState), []);
+  useEffect(() => { document.title = title(); });
+  return session;
+}
+
+// Start a screen: the page's language, the platform clock (a sandbox's simulated time), the root.
+export function mount(App) {
+  document.documentElement.lang = getLang() === "en" ? "en" : "zh-CN";
+  followPlatformClock();
+  render(html`<${App} />`, document.getElementById("app"));
 }

@@ -1,11 +1,11 @@
 // The command-centre console: login, header, intake / incident detail, wall map and queue, kept
 // current by the live stream. Every state change comes from the server (events or re-reads), so
 // several screens on the wall and at the desks always agree.
-import { html, render, useState, useEffect, useRef, useCallback } from "/static/vendor/preact-htm.mjs";
-import { api, current, logout, onSession, setSeat, seat } from "../api.js";
+import { html, useState, useEffect, useRef, useCallback } from "/static/vendor/preact-htm.mjs";
+import { api, logout, setSeat, seat } from "../api.js";
 import { connect } from "../stream.js";
-import { t, getLang, onLang } from "../i18n.js";
-import { LoginForm, toggleLang, platformNow, followPlatformClock, useSandbox } from "../widgets.js";
+import { t, onLang } from "../i18n.js";
+import { LoginForm, toggleLang, platformNow, useSandbox, useScreen, mount } from "../widgets.js";
 import "./words.js";
 import { WallMap } from "./map.js";
 import { categoryLabel, loadCategories } from "./categories.js";
@@ -280,15 +280,9 @@ function Console({ user }) {
 }
 
 function App() {
-  const [session, setSessionState] = useState(current());
-  const [, setLangState] = useState(getLang());
-  useEffect(() => onSession(setSessionState), []);
-  useEffect(() => onLang(setLangState), []);
-  useEffect(() => { document.title = t("console.title"); });
+  const session = useScreen(() => t("console.title"));
   if (!session) return html`<${Login} />`;
   return html`<${Console} user=${session} key=${session.username} />`;
 }
 
-document.documentElement.lang = getLang() === "en" ? "en" : "zh-CN";
-followPlatformClock();
-render(html`<${App} />`, document.getElementById("app"));
+mount(App);
