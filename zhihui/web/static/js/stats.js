@@ -1,6 +1,6 @@
 // 研判统计 (/stats): 警情统计 with 环比/同比 and 处警时效 KPIs for leaders and analysts, from
 // /api/v1/analytics; CSV for Excel. Windows are Beijing-time days, whatever the workstation's zone.
-import { html, useState, useEffect, useCallback } from "/static/vendor/preact-htm.mjs";
+import { html, useState, useEffect, useCallback, useRef } from "/static/vendor/preact-htm.mjs";
 import { api, current, logout, ApiError } from "./api.js";
 import { t, register, getLang, fmtDateTime } from "./i18n.js";
 import { LoginForm, toggleLang, platformNow, useScreen, mount } from "./widgets.js";
@@ -117,17 +117,21 @@ function Stats({ user }) {
   const query = { since: since.toISOString(), until: until.toISOString() };
   useEffect(() => { api("/analytics/warnings").then(setWarn).catch(() => setWarn(null)); }, []);
 
+  const seq = useRef(0);
   const load = useCallback(async () => {
+    // Answers can come back out of order (昨日 then 今日 clicked quickly): only the latest request's count.
+    const mine = ++seq.current;
     setError(null);
     try {
       const [c, k] = await Promise.all([
         api("/analytics/stats", { query: { ...query, by, police_only: policeOnly ? "true" : undefined } }),
         api("/analytics/kpis", { query: { ...query, by: kby } }),
       ]);
+      if (mine !== seq.current) return;
       setCounts(c);
       setKpis(k);
     } catch (err) {
-      setError(err.status === 403 ? t("stats.denied") : err.message);
+      if (mine === seq.current) setError(err.status === 403 ? t("stats.denied") : err.message);
     }
   }, [since.getTime(), until.getTime(), by, kby, policeOnly]);
   useEffect(() => { load(); }, [load]);
