@@ -121,7 +121,6 @@ class Job:
 @dataclass
 class RunResult:
     policy: Policy
-    sim_hours: float
     wall_s: float
     """Wall seconds of the event loop (after the logons)."""
     setup_s: float
@@ -165,7 +164,6 @@ class CommandCentreSim:
         self._seq = itertools.count()
         self.now = 0.0  # simulated seconds since `start`
         self.units: dict[int, SimUnit] = {}
-        self.jobs: dict[int, Job] = {}
         self.event_incident: dict[int, int] = {}  # event id → the first caller's incident
         self.waiting: list[Job] = []
         self.stats: dict[str, int] = {}
@@ -279,7 +277,7 @@ class CommandCentreSim:
             await self._set_clock(end)
         for u in self.units.values():
             self._close_books(u)
-        result = RunResult(self.policy, self.hours, time.perf_counter() - wall0, wall0 - setup0, self.now,
+        result = RunResult(self.policy, time.perf_counter() - wall0, wall0 - setup0, self.now,
                            self.stats.get("api_calls", 0),
                            [{"id": u.id, "call_sign": u.call_sign, "type": u.type, "station": u.station,
                              "busy_s": round(u.busy_s, 1), "on_duty_s": round(u.duty_s, 1)}
@@ -315,7 +313,6 @@ class CommandCentreSim:
             return
         job = Job(incident["id"], incident["number"], incident["category_code"], incident["urgent"],
                   incident["level"], incident["lat"], incident["lon"], self.now)
-        self.jobs[job.incident_id] = job
         # The dispatcher reads the new incident, checks the map and the free units.
         self.at(self.now + rng.uniform(15, 60), lambda: self.dispatch(job))
 

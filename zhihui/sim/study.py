@@ -83,52 +83,55 @@ async def run_live(*, seed: int = 1, hours: float = 24.0, calls_per_day: float =
     http://host:port/, and a simulated day played on it at `speed` (None: as fast as possible)."""
     from zhihui.sim.seed import DEMO_PASSWORD
 
-    path = default_graph_path()
-    if path is None or not await asyncio.to_thread(path.exists):
-        log.error("no road graph: set ZHIHUI_ROAD_GRAPH or keep ../shared/data beside the checkout")
+    try:
+        graph = await _road_graph()
+    except FileNotFoundError as exc:
+        log.error("%s", exc)
         return 1
     await asyncio.to_thread(database.parent.mkdir, parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
         await asyncio.to_thread(Path(f"{database}{suffix}").unlink, missing_ok=True)
-    url = sqlite_url(database)
-    await prepare(url, units_per_station, seed)
-    graph = load_graphml(path)
     calls = generate_calls(seed=seed, start=start, hours=hours, calls_per_day=calls_per_day)
-    app = create_app(load_settings(database_url=url, sandbox=True, sandbox_start=start))
-    async with served(app, host, port) as base:
-        pace = "as fast as possible" if not speed else f"×{speed:g} ({speed / 60:g} simulated min per wall second)"
+    pace = "as fast as possible" if not speed else f"×{speed:g} ({speed / 60:g} simulated min per wall second)"
+
+    def banner(base: str) -> None:
         print(f"沙箱指挥中心 sandbox command centre: {base}/  (accounts as in `zhihui demo`, "
               f"password {DEMO_PASSWORD})\n"
               f"playing {hours:g} simulated hours, {len(calls)} calls, policy {policy}, {pace}", flush=True)
-        last = [-1]
 
-        def progress(h: float) -> None:
-            if int(h) > last[0]:
-                last[0] = int(h)
-                log.info("simulated %s", (start + timedelta(hours=h)).astimezone(SHANGHAI).strftime("%m-%d %H:00"))
+    last = [-1]
 
-        sim = CommandCentreSim(base, graph, calls, start=start, hours=hours, policy=policy, seed=seed, speed=speed,
-                               progress=progress)
-        try:
-            result = await sim.run()
-            incidents = await read_timeline(base, sim.org_names)
-        finally:
-            await sim.close()
-    run = {"name": policy, "api_calls": result.api_calls, "wall_s": result.wall_s, "incidents": incidents,
-           "units": result.units}
-    print(_summary_line(run), flush=True)
+    def progress(h: float) -> None:
+        if int(h) > last[0]:
+            last[0] = int(h)
+            log.info("simulated %s", (start + timedelta(hours=h)).astimezone(SHANGHAI).strftime("%m-%d %H:00"))
+
+    # run_one logs the run's summary line when it is done.
+    await run_one(calls, graph, policy=policy, units_per_station=units_per_station, start=start, hours=hours,
+                  seed=seed, url=sqlite_url(database), speed=speed, progress=progress, host=host, port=port,
+                  on_serving=banner)
     return 0
+
+
+async def _road_graph(path: Path | None = None) -> RoadGraph:
+    path = path or default_graph_path()
+    if path is None or not await asyncio.to_thread(Path(path).exists):
+        raise FileNotFoundError("no road graph: set ZHIHUI_ROAD_GRAPH or keep ../shared/data beside the checkout")
+    return load_graphml(path)
 
 
 async def run_one(calls: Sequence[SimCall], graph: RoadGraph, *, policy: Policy, units_per_station: int,
                   start: datetime, hours: float, seed: int, url: str, speed: float | None = None,
-                  progress: Callable[[float], None] | None = None) -> dict[str, Any]:
+                  progress: Callable[[float], None] | None = None, host: str = "127.0.0.1", port: int = 0,
+                  on_serving: Callable[[str], None] | None = None) -> dict[str, Any]:
     """One run on the empty database at `url` (migrated and seeded here): the study's run record
-    (see zhihui.sim.report)."""
+    (see zhihui.sim.report). `on_serving(base_url)` is told where the sandbox listens before it plays."""
     await prepare(url, units_per_station, seed)
     settings = load_settings(database_url=url, sandbox=True, sandbox_start=start)
     app = create_app(settings)
-    async with served(app) as base:  # uvicorn runs the app's lifespan (sandbox clock, timers)
+    async with served(app, host, port) as base:  # uvicorn runs the app's lifespan (sandbox clock, timers)
+        if on_serving is not None:
+            on_serving(base)
         sim = CommandCentreSim(base, graph, calls, start=start, hours=hours, policy=policy, seed=seed,
                                speed=speed, progress=progress)
         try:
@@ -153,10 +156,7 @@ async def run_study_async(*, seed: int = 1, hours: float = 24.0, calls_per_day: 
                           start: datetime = DEFAULT_START, speed: float | None = None,
                           workdir: Path | None = None, graph_path: Path | None = None,
                           show_progress: bool = False) -> dict[str, Any]:
-    path = graph_path or default_graph_path()
-    if path is None or not await asyncio.to_thread(Path(path).exists):
-        raise FileNotFoundError("no road graph: set ZHIHUI_ROAD_GRAPH or keep ../shared/data beside the checkout")
-    graph = load_graphml(path)
+    graph = await _road_graph(graph_path)
     tree = categories()
     calls = generate_calls(seed=seed, start=start, hours=hours, calls_per_day=calls_per_day, tree=tree)
     runs: list[dict[str, Any]] = []
