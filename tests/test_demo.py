@@ -16,10 +16,11 @@ from tests.conftest import _pg_admin, pg_url
 from zhihui.core.config import load_settings, sqlite_url
 from zhihui.core.store import Database
 from zhihui.dispatch.models import Unit
+from zhihui.geo.coords import haversine_m
 from zhihui.incidents.categories import Category, CategoryTree, categories
 from zhihui.incidents.models import Incident
 from zhihui.instructions.models import Instruction
-from zhihui.sim.demo import LAT_RANGE, LON_RANGE, DemoCity, Simulator, distance_m, run_async
+from zhihui.sim.demo import LAT_RANGE, LON_RANGE, DemoCity, Simulator, run_async
 
 RUN_SECONDS = 25
 RESTART_SECONDS = 15
@@ -69,7 +70,7 @@ def test_dispatcher_picks_nearest_suitable_unit_else_patrol() -> None:
     # No car at all: a foot patrol goes, but only to what is within walking range.
     foot_near = {"id": 7, "type": "foot", "lat": 22.535, "lon": 114.041}
     foot_far = {"id": 8, "type": "foot", "lat": 22.555, "lon": 114.085}
-    assert distance_m(22.535, 114.041, 22.531, 114.041) < 1000
+    assert haversine_m(22.535, 114.041, 22.531, 114.041) < 1000
     assert sim.choose_unit(incident, [foot_far, foot_near]) == foot_near
     assert sim.choose_unit(incident, [foot_far]) is None
     assert sim.choose_unit(incident, []) is None

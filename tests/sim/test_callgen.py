@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
+from zhihui.geo.coords import haversine_m
 from zhihui.incidents.categories import categories
 from zhihui.incidents.schemas import IncidentCreate
 from zhihui.sim.callgen import (
@@ -28,7 +29,7 @@ from zhihui.sim.callgen import (
     hotspot_sites,
     hourly_profile,
 )
-from zhihui.sim.demo import LAT_RANGE, LON_RANGE, REPEAT_CALLER, distance_m
+from zhihui.sim.demo import LAT_RANGE, LON_RANGE, REPEAT_CALLER
 
 # Monday 2026-03-02 00:00 in Shenzhen, so that whole local days and weeks fit the streams.
 START = datetime(2026, 3, 2, tzinfo=LOCAL_TZ).astimezone(UTC)
@@ -148,7 +149,7 @@ def test_near_repeat_offspring(eight_weeks: list[SimCall]) -> None:
     assert all(by_id[c.parent_event].at < c.at for c in inside)
     assert all(by_id[c.parent_event].category_code == c.category_code for c in inside)
     assert all(c.parent_event < 0 for c in triggered if c.parent_event not in by_id)
-    dist = [distance_m(c.body["lat"], c.body["lon"], by_id[c.parent_event].body["lat"],
+    dist = [haversine_m(c.body["lat"], c.body["lon"], by_id[c.parent_event].body["lat"],
                        by_id[c.parent_event].body["lon"]) for c in inside]
     gap_days = [(c.at - by_id[c.parent_event].at).total_seconds() / 86_400 for c in inside]
     share = len(triggered) / len(near)  # stationary share of offspring = branching ratio
@@ -204,7 +205,7 @@ def test_hotspot_calls_cluster_around_their_centre(week: list[SimCall]) -> None:
     for c in events:
         if c.hotspot is not None:
             h = sites[c.hotspot]
-            per_site[c.hotspot].append(distance_m(c.body["lat"], c.body["lon"], h.lat, h.lon))
+            per_site[c.hotspot].append(haversine_m(c.body["lat"], c.body["lon"], h.lat, h.lon))
     assert set(per_site) == {h.index for h in sites}
     for i, d in per_site.items():
         print(f"\nhotspot {sites[i].label}: {len(d)} events, mean distance {statistics.mean(d):.0f} m", end="")
@@ -233,7 +234,7 @@ def test_generated_points_are_named_by_a_nearby_house_number(week: list[SimCall]
         road = gaz.road(m.group(1))
         assert road is not None, c.body["address"]
         lat, lon, _, _ = gaz.interpolate(road, int(m.group(2)))
-        off.append(distance_m(lat, lon, c.body["lat"], c.body["lon"]))
+        off.append(haversine_m(lat, lon, c.body["lat"], c.body["lon"]))
     assert len(off) > 100
     assert statistics.median(off) < 80 and np.percentile(off, 95) <= 121
 
@@ -272,7 +273,7 @@ def test_repeat_callers_report_the_same_event_minutes_later(week: list[SimCall])
             assert first.at < c.at <= first.at + timedelta(minutes=10)
             assert (c.category_code, c.body["address"], c.parent_event, c.hotspot) == \
                 (first.category_code, first.body["address"], first.parent_event, first.hotspot)
-            assert distance_m(c.body["lat"], c.body["lon"], first.body["lat"], first.body["lon"]) < 100
+            assert haversine_m(c.body["lat"], c.body["lon"], first.body["lat"], first.body["lon"]) < 100
 
 
 def test_a_week_generates_quickly(week: list[SimCall]) -> None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import random
 import re
 import uuid
@@ -43,6 +42,7 @@ from zhihui.core.auth import Role, User
 from zhihui.core.config import Settings, load_settings
 from zhihui.core.migrate import upgrade
 from zhihui.core.store import Database, is_sqlite
+from zhihui.geo.coords import haversine_m
 from zhihui.geo.gazetteer import Gazetteer, GazetteerEntry
 from zhihui.geo.gazetteer import load_default as load_gazetteer
 from zhihui.incidents.categories import Category, CategoryTree, categories
@@ -159,15 +159,6 @@ FEEDBACK_TEXT = {
     "arrested": "已将嫌疑人当场抓获，带回派出所进一步审查。",
     "other": "已按现场情况妥善处理。",
 }
-
-
-def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle (haversine) distance in metres: straight-line 'as the crow flies'."""
-    r = 6_371_000.0
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * r * math.asin(math.sqrt(a))
 
 
 @dataclass(frozen=True)
@@ -589,7 +580,7 @@ class Simulator:
             return pool[0] if pool else None  # no location: whoever is free
 
         def dist(u: dict[str, Any]) -> float:
-            return distance_m(u["lat"], u["lon"], lat, lon)
+            return haversine_m(u["lat"], u["lon"], lat, lon)
 
         walkers = [u for u in located if u["type"] == "foot" and dist(u) <= FOOT_RADIUS_M]
         for pool in (suitable, patrols, walkers):
@@ -648,7 +639,7 @@ class Simulator:
                 waiting.discard(incident["id"])
                 self.stats["dispatched"] += 1
                 log.info("派警 %s → %s (%.0f m%s)", incident["number"], unit["call_sign"],
-                         distance_m(unit["lat"], unit["lon"], incident["lat"], incident["lon"])
+                         haversine_m(unit["lat"], unit["lon"], incident["lat"], incident["lon"])
                          if incident["lat"] is not None else float("nan"),
                          f", road ETA {eta:.0f} s" if eta is not None else ", straight line")
 
@@ -743,7 +734,7 @@ class Simulator:
             return
         lat, lon = here["lat"], here["lon"]
         dest = (incident["lat"], incident["lon"])
-        total = distance_m(lat, lon, *dest)
+        total = haversine_m(lat, lon, *dest)
         mps = SPEED_KMH.get(unit.type, 30.0) / 3.6 * rng.uniform(0.8, 1.1)  # traffic lights, jams
         loop = asyncio.get_running_loop()
         covered = 0.0
