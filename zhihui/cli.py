@@ -202,6 +202,10 @@ def _analytics(args: argparse.Namespace) -> int:
     if args.csv:
         sys.stdout.write(stats.to_csv(out["groups"]).lstrip("\ufeff"))
         return 0
+    if args.xlsx:
+        Path(args.xlsx).write_bytes(stats.to_xlsx(out["groups"], f"{args.analytics_command}-{args.by}"))
+        print(f"wrote {args.xlsx} ({len(out['groups'])} rows)")
+        return 0
     print(f"{out['since'].astimezone(SHANGHAI):%Y-%m-%d %H:%M} – {out['until'].astimezone(SHANGHAI):%Y-%m-%d %H:%M}"
           f" (Beijing time), by {out['by']}")
     if args.analytics_command == "stats":
@@ -315,6 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         a.add_argument("--until", type=_when, help="end, ISO (default now)")
         a.add_argument("--by", choices=groups, default=default)
         a.add_argument("--csv", action="store_true", help="CSV on standard output")
+        a.add_argument("--xlsx", metavar="FILE", help="write an Excel workbook to FILE")
         if name == "stats":
             a.add_argument("--police-only", action="store_true", help="leave out calls diverted to 12345")
         a.set_defaults(func=_analytics)

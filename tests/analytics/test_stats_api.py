@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import openpyxl
 import pytest
 
 from tests.conftest import World, incident_body, make_world
@@ -103,6 +105,13 @@ async def test_statistics_with_mom_and_yoy(sb: Any) -> None:
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     lines = r.text.lstrip("\ufeff").splitlines()
     assert lines[0].startswith("key,label,count") and any(line.startswith("02,治安,2") for line in lines)
+    r = await c.get("/api/v1/analytics/stats", params={**day, "by": "category", "format": "xlsx"},
+                    headers=w.headers["leader"])
+    assert r.status_code == 200 and "spreadsheetml" in r.headers["content-type"]
+    assert 'filename="stats-category.xlsx"' in r.headers["content-disposition"]
+    sheet = openpyxl.load_workbook(io.BytesIO(r.content)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:3] == ("key", "label", "count") and ("02", "治安", 2) in [row[:3] for row in rows[1:]]
 
 
 async def test_kpis_from_the_timelines(sb: Any) -> None:

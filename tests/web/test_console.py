@@ -151,9 +151,20 @@ def test_english_switch_and_layouts(live_server: Any, new_page: Any, shot: Any) 
     page = new_page(1280, 720)
     log_in(page, base, "zhihui")
     no_horizontal_overflow(page)
+    # 热点预测 is a map layer, off until asked for; turning it on asks GET /analytics/hotspots.
+    page.locator(".leaflet-control-layers").hover()
+    with page.expect_response(lambda r: "/analytics/hotspots" in r.url) as resp:
+        page.get_by_label("热点预测").check()
+    assert resp.value.status == 200
+    page.wait_for_function("() => typeof window.__zhihuiMap.hotspotCount === 'number'")
+    page.mouse.move(600, 400)
     page.get_by_test_id("lang-switch").click()
     expect(page.get_by_test_id("tab-intake")).to_have_text("Intake")
     expect(page.get_by_test_id("conn-state")).to_have_text("Live")
+    # The header's last control (log out) stays on screen in English too, with the link to /stats.
+    expect(page.get_by_test_id("stats-link")).to_have_attribute("href", "/stats")
+    box = page.get_by_test_id("logout").bounding_box()
+    assert box and box["x"] + box["width"] <= 1280, box
     shot(page, "10-console-english")
     page.get_by_test_id("lang-switch").click()
     expect(page.get_by_test_id("tab-intake")).to_have_text("接警")

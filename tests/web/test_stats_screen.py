@@ -3,10 +3,13 @@ download, access refused for a role without it, the English switch."""
 
 from __future__ import annotations
 
+import io
+import re
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import openpyxl
 from playwright.sync_api import expect
 
 from tests.web.client import PASSWORD, call, record_call, token
@@ -48,6 +51,19 @@ def test_statistics_page(live_server: Any, new_page: Any, shot: Any) -> None:
         page.get_by_test_id("csv-counts").click()
     text = open(dl.value.path(), encoding="utf-8-sig").read()
     assert text.startswith("key,label,count") and "时" in text
+    with page.expect_download() as dl:
+        page.get_by_test_id("xlsx-counts").click()
+    assert dl.value.suggested_filename.endswith(".xlsx")
+    with open(dl.value.path(), "rb") as fh:  # Playwright saves downloads without an extension
+        rows = list(openpyxl.load_workbook(io.BytesIO(fh.read())).active.iter_rows(values_only=True))
+    assert rows[0][:3] == ("key", "label", "count") and len(rows) >= 2
+    # 警情热点与预测: the knife attacks' block is the top cell of the long-run map, with its backtest shown.
+    page.get_by_test_id("hot-method").select_option("naive")
+    top = page.locator("[data-testid=hot-row]").first
+    expect(top).to_contain_text("22.54")
+    expect(page.get_by_test_id("hot-backtest")).to_contain_text("PAI")
+    expect(page.get_by_test_id("hot-map")).to_have_attribute("data-cells", re.compile(r"^[1-9]"))
+    expect(page.locator("[data-testid=hot-map] canvas").first).to_be_attached()
     warning = page.locator("[data-testid=warning]").first
     expect(warning).to_contain_text("刑事")
     assert warning.get_attribute("data-level") in ("orange", "red")

@@ -258,9 +258,8 @@ async def kpis(session: AsyncSession, since: datetime, until: datetime, by: KpiB
     return {"since": since, "until": until, "by": by, "groups": out}
 
 
-def to_csv(rows: Sequence[dict[str, Any]]) -> str:
-    """Flat CSV of result groups (nested percentile dicts become `<name>_p50_s` columns); UTF-8 with a
-    BOM so Excel opens the Chinese labels correctly."""
+def _flat(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
+    # Nested percentile dicts become `<name>_p50_s` columns; the header is the union in first-seen order.
     flat = []
     for r in rows:
         row: dict[str, Any] = {}
@@ -274,6 +273,13 @@ def to_csv(rows: Sequence[dict[str, Any]]) -> str:
     fields: list[str] = []
     for r in flat:
         fields += [k for k in r if k not in fields]
+    return fields, flat
+
+
+def to_csv(rows: Sequence[dict[str, Any]]) -> str:
+    """Flat CSV of result groups (nested percentile dicts become `<name>_p50_s` columns); UTF-8 with a
+    BOM so Excel opens the Chinese labels correctly."""
+    fields, flat = _flat(rows)
     if not fields:
         return "\ufeff"  # nothing to report: no header either
     buf = io.StringIO()
@@ -281,6 +287,38 @@ def to_csv(rows: Sequence[dict[str, Any]]) -> str:
     w.writeheader()
     w.writerows(flat)
     return "\ufeff" + buf.getvalue()
+
+
+def to_xlsx(rows: Sequence[dict[str, Any]], sheet: str = "统计") -> bytes:
+    """The same flat table as :func:`to_csv`, as an Excel workbook (numbers stay numbers, header frozen)."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    fields, flat = _flat(rows)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = sheet[:31]  # Excel's sheet-name limit
+    if fields:
+        ws.append(fields)
+        for cell in ws[1]:
+            cell.font = Font(bold=True)
+        for r in flat:
+            ws.append([_xlsx_cell(r.get(f)) for f in fields])
+        ws.freeze_panes = "A2"
+        for i, f in enumerate(fields, start=1):
+            width = max(len(str(f)), *(len(str(r.get(f) or "")) for r in flat)) if flat else len(str(f))
+            ws.column_dimensions[ws.cell(row=1, column=i).column_letter].width = min(40, width + 2)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def _xlsx_cell(v: Any) -> Any:
+    if isinstance(v, datetime):
+        return _local(v).replace(tzinfo=None)  # Excel has no zones: Beijing wall time, as the CSV's readers expect
+    if isinstance(v, list | tuple | set):
+        return "、".join(map(str, v))
+    return v
 
 
 def default_window(now: datetime, days: int = 1) -> tuple[datetime, datetime]:

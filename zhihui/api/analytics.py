@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from sqlalchemy import select
 
-from zhihui.analytics import stats
+from zhihui.analytics import forecast, stats
 from zhihui.api.deps import db_of, require
 from zhihui.core.auth import Actor, Role
 from zhihui.core.clock import utcnow
 from zhihui.core.errors import InvalidInput
+from zhihui.incidents.models import Incident
 
 router = APIRouter(prefix="/analytics", tags=["analytics"])
 ANALYSTS = (Role.ANALYST, Role.LEADER, Role.COMMANDER, Role.INSPECTOR, Role.ADMIN)
@@ -34,7 +36,13 @@ def _window(since: datetime | None, until: datetime | None) -> tuple[datetime, d
     return since, until
 
 
-def _csv(rows: list[dict], name: str) -> Response:
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _export(rows: list[dict], name: str, fmt: str) -> Response:
+    if fmt == "xlsx":
+        return Response(stats.to_xlsx(rows, name), media_type=XLSX,
+                        headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
     return Response(stats.to_csv(rows), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
 
@@ -43,25 +51,25 @@ def _csv(rows: list[dict], name: str) -> Response:
 async def statistics(request: Request, _actor: Annotated[Actor, Depends(require(*ANALYSTS))],
                      since: datetime | None = None, until: datetime | None = None,
                      by: Annotated[str, Query(pattern="^(" + "|".join(stats.GROUPS) + ")$")] = "category",
-                     police_only: bool = False, format: Literal["json", "csv"] = "json") -> object:
+                     police_only: bool = False, format: Literal["json", "csv", "xlsx"] = "json") -> object:
     """Counts in [since, until) (default: yesterday, Beijing time) grouped `by`, with 环比 and 同比."""
     a, b = _window(since, until)
     async with db_of(request).read() as session:
         out = await stats.statistics(session, a, b, by, police_only=police_only)  # type: ignore[arg-type]
-    return _csv(out["groups"], f"stats-{by}") if format == "csv" else out
+    return out if format == "json" else _export(out["groups"], f"stats-{by}", format)
 
 
 @router.get("/kpis")
 async def kpis(request: Request, _actor: Annotated[Actor, Depends(require(*ANALYSTS))],
                since: datetime | None = None, until: datetime | None = None,
                by: Annotated[str, Query(pattern="^(" + "|".join(stats.KPI_GROUPS) + ")$")] = "overall",
-               format: Literal["json", "csv"] = "json") -> object:
+               format: Literal["json", "csv", "xlsx"] = "json") -> object:
     """处警时效: p50/p90 of answer→dispatch, dispatch→sign-off, sign-off→arrival and received→arrival,
     feedback on time, overdue counts, closure rate and 12345 diversion share."""
     a, b = _window(since, until)
     async with db_of(request).read() as session:
         out = await stats.kpis(session, a, b, by)  # type: ignore[arg-type]
-    return _csv(out["groups"], f"kpis-{by}") if format == "csv" else out
+    return out if format == "json" else _export(out["groups"], f"kpis-{by}", format)
 
 
 @router.get("/warnings")
@@ -74,3 +82,28 @@ async def warnings(request: Request, _actor: Annotated[Actor, Depends(require(*A
     at = week or stats.week_start(utcnow()) - timedelta(days=7)
     async with db_of(request).read() as session:
         return await stats.area_warnings(session, at)
+
+
+@router.get("/hotspots")
+async def hotspots(request: Request, _actor: Annotated[Actor, Depends(require(*ANALYSTS, Role.DISPATCHER))],
+                   start: date | None = None, method: forecast.Method = "prospective",
+                   category: Annotated[str | None, Query(pattern="^[0-9]{2,6}$")] = None,
+                   horizon_days: Annotated[int, Query(ge=1, le=28)] = 7,
+                   coverage: Annotated[float, Query(gt=0, le=0.5)] = 0.05,
+                   cell_m: Annotated[float, Query(ge=50, le=1000)] = 150.0) -> dict:
+    """警情热点与预测: the top `coverage` share of grid cells for the Beijing days from `start` (default
+    today), as GeoJSON, with the same method's backtest one horizon earlier (hit rate, PAI)."""
+    first = start or (utcnow() + forecast.CST_OFFSET).date()
+    begin = datetime.combine(first, datetime.min.time(), tzinfo=UTC) - forecast.CST_OFFSET
+    since = begin - timedelta(days=forecast.history_needed(method, horizon_days))
+    stmt = select(Incident.lat, Incident.lon, Incident.received_at).where(
+        Incident.received_at >= since, Incident.received_at < begin,
+        Incident.status.notin_(("merged", "diverted", "cancelled")), Incident.lat.is_not(None))
+    if category:
+        stmt = stmt.where(Incident.category_code.startswith(category))
+    async with db_of(request).read() as session:
+        rows = (await session.execute(stmt)).all()
+    out = forecast.forecast(forecast.frame(rows), first, method=method, horizon_days=horizon_days,
+                            cell_m=cell_m, coverage=coverage).geojson()
+    out["category"] = category
+    return out

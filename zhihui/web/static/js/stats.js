@@ -26,6 +26,21 @@ register({
   "stats.share": ["占比", "Share"],
   "stats.group": ["分组", "Group"],
   "stats.csv": ["导出CSV", "Export CSV"],
+  "stats.xlsx": ["导出Excel", "Export Excel"],
+  "stats.reports": ["治安形势评估报告", "Situation reports"],
+  "stats.daily": ["日报（昨日）PDF", "Daily report (yesterday) PDF"],
+  "stats.monthly": ["月报（本月）PDF", "Monthly report (this month) PDF"],
+  "stats.hotspots": ["警情热点与预测", "Hotspots and prediction"],
+  "hot.method": ["方法", "Method"],
+  "hot.prospective": ["近重复预测（未来7天）", "Near-repeat forecast (next 7 days)"],
+  "hot.kde": ["核密度热点（近28天）", "Kernel density (last 28 days)"],
+  "hot.naive": ["长期热点（近一年）", "Long-run hotspots (last year)"],
+  "hot.rank": ["排名", "Rank"], "hot.where": ["位置（中心）", "Where (centre)"],
+  "hot.recent": ["近28天警情", "Incidents, 28 days"], "hot.score": ["风险值", "Risk score"],
+  "hot.backtest": ["上期回测：按同一方法预测上一期，前{cov}%网格命中{hit}%的警情（{hits}/{events}），PAI {pai}",
+    "Backtest: the same method one period earlier caught {hit}% of incidents ({hits}/{events}) in the top {cov}% of cells, PAI {pai}"],
+  "hot.nobacktest": ["上期无警情，无法回测", "No incidents last period to backtest against"],
+  "hot.none": ["数据不足，暂无热点", "Not enough data for hotspots yet"],
   "stats.none": ["该时段无数据", "No data in this period"],
   "stats.denied": ["无权查看统计（需研判、领导、指挥长、督察或管理员角色）", "Not allowed: statistics need an analyst, leader, commander, inspector or admin role"],
   "stats.console": ["指挥中心", "Console"],
@@ -89,9 +104,9 @@ function secs(p) {
   return p && p.n ? `${p.p50_s} / ${p.p90_s} s` : "—";
 }
 
-async function downloadCsv(path, query, name) {
+async function download(path, query, name, format = "csv") {
   const s = current();
-  const q = new URLSearchParams({ ...query, format: "csv" });
+  const q = new URLSearchParams({ ...query, format });
   const r = await fetch(`/api/v1${path}?${q}`, { headers: { Authorization: `Bearer ${s.access_token}` } });
   if (!r.ok) throw new ApiError(r.status, await r.json().catch(() => null));
   const url = URL.createObjectURL(await r.blob());
@@ -168,7 +183,9 @@ function Stats({ user }) {
       ${counts && html`<section class="card" data-testid="counts">
         <h2>${t("stats.counts")} <small>${fmtDateTime(counts.since)} – ${fmtDateTime(counts.until)}</small>
           <button type="button" class="csv" data-testid="csv-counts"
-            onClick=${() => downloadCsv("/analytics/stats", { ...query, by }, `stats-${by}.csv`).catch((e) => setError(e.message))}>${t("stats.csv")}</button></h2>
+            onClick=${() => download("/analytics/stats", { ...query, by }, `stats-${by}.csv`).catch((e) => setError(e.message))}>${t("stats.csv")}</button>
+          <button type="button" class="csv" data-testid="xlsx-counts"
+            onClick=${() => download("/analytics/stats", { ...query, by }, `stats-${by}.xlsx`, "xlsx").catch((e) => setError(e.message))}>${t("stats.xlsx")}</button></h2>
         <div class="totals">
           <span>${t("stats.total")} <b data-testid="total">${counts.total}</b></span>
           <span>${t("stats.mom")} ${counts.previous_total} (<${Change} value=${counts.mom_change} />)</span>
@@ -197,7 +214,9 @@ function Stats({ user }) {
       ${kpis && html`<section class="card" data-testid="kpis">
         <h2>${t("stats.kpis")} <small>p50 / p90</small>
           <button type="button" class="csv" data-testid="csv-kpis"
-            onClick=${() => downloadCsv("/analytics/kpis", { ...query, by: kby }, `kpis-${kby}.csv`).catch((e) => setError(e.message))}>${t("stats.csv")}</button></h2>
+            onClick=${() => download("/analytics/kpis", { ...query, by: kby }, `kpis-${kby}.csv`).catch((e) => setError(e.message))}>${t("stats.csv")}</button>
+          <button type="button" class="csv" data-testid="xlsx-kpis"
+            onClick=${() => download("/analytics/kpis", { ...query, by: kby }, `kpis-${kby}.xlsx`, "xlsx").catch((e) => setError(e.message))}>${t("stats.xlsx")}</button></h2>
         ${kpis.groups.length === 0 ? html`<p>${t("stats.none")}</p>` : html`<table data-testid="kpi-table">
           <thead><tr><th>${t("stats.group")}</th><th>${t("kpi.incidents")}</th><th>${t("kpi.a2d")}</th><th>${t("kpi.d2s")}</th>
             <th>${t("kpi.s2a")}</th><th>${t("kpi.r2a")}</th><th>${t("kpi.overdue")}</th><th>${t("kpi.ontime")}</th>
@@ -208,7 +227,87 @@ function Stats({ user }) {
             <td>${g.sign_overdue} / ${g.feedback_overdue}</td><td>${pct(g.feedback_on_time_rate)}</td>
             <td>${pct(g.closure_rate)}</td><td>${pct(g.diversion_share)}</td></tr>`)}</tbody></table>`}
       </section>`}
+      <${Hotspots} onError=${setError} />
+      <section class="card" data-testid="reports">
+        <h2>${t("stats.reports")}</h2>
+        <div class="totals">
+          <button type="button" class="csv" data-testid="report-daily" onClick=${() => download("/analytics/report",
+            { period: "daily", date: toDateInput(bjMidnight(-1)) }, `report-daily-${toDateInput(bjMidnight(-1))}.pdf`, "pdf")
+            .catch((e) => setError(e.message))}>${t("stats.daily")}</button>
+          <button type="button" class="csv" data-testid="report-monthly" onClick=${() => download("/analytics/report",
+            { period: "monthly", date: toDateInput(bjMidnight(0)) }, `report-monthly-${toDateInput(bjMidnight(0)).slice(0, 7)}.pdf`, "pdf")
+            .catch((e) => setError(e.message))}>${t("stats.monthly")}</button>
+        </div>
+      </section>
     </main>`;
+}
+
+// 警情热点与预测: the top 2 % of grid cells on a small offline map (jurisdictions and main roads, no tiles),
+// with the method's own backtest so the reader knows how far to trust it.
+const HOT_METHODS = ["prospective", "kde", "naive"];
+
+function Hotspots({ onError }) {
+  const [method, setMethod] = useState("prospective");
+  const [fc, setFc] = useState(null);
+  const mapEl = useRef(null);
+  const mapRef = useRef(null);
+  useEffect(() => {
+    const L = window.L;
+    if (!L || !mapEl.current) return undefined;
+    const m = L.map(mapEl.current, { preferCanvas: true, attributionControl: false, minZoom: 11, maxZoom: 18 });
+    m.setView([22.54, 114.05], 13);
+    const base = L.layerGroup().addTo(m);
+    const cells = L.layerGroup().addTo(m);
+    mapRef.current = { m, cells };
+    api("/geo/basemap").then((b) => {
+      L.geoJSON({ type: "FeatureCollection", features: b.roads.features.filter((f) => f.properties.r <= 3) },
+        { interactive: false, style: { color: "#c8bfae", weight: 1.5 } }).addTo(base);
+      if (b.bounds) m.fitBounds(b.bounds);
+    }).catch(() => {});
+    api("/geo/jurisdictions").then((j) => L.geoJSON(j, { interactive: false,
+      style: { color: "#3b6ea5", weight: 1, fillOpacity: 0.03 } }).addTo(base)).catch(() => {});
+    return () => m.remove();
+  }, []);
+  useEffect(() => {
+    let live = true;
+    api("/analytics/hotspots", { query: { method, coverage: 0.02 } })
+      .then((r) => { if (live) setFc(r); })
+      .catch((e) => { if (live) { setFc(null); onError(e.status === 403 ? t("stats.denied") : e.message); } });
+    return () => { live = false; };
+  }, [method]);
+  useEffect(() => {
+    const L = window.L;
+    if (!L || !mapRef.current || !fc) return;
+    const { m, cells } = mapRef.current;
+    cells.clearLayers();
+    const n = fc.features.length || 1;
+    for (const f of fc.features) {
+      const heat = 1 - (f.properties.rank - 1) / n;
+      L.geoJSON(f, { style: { color: "#b2182b", weight: 1, fillColor: heat > 0.5 ? "#b2182b" : "#ef8a62",
+        fillOpacity: 0.3 + 0.4 * heat } }).bindTooltip(`#${f.properties.rank} · ${f.properties.recent_28d}`).addTo(cells);
+    }
+    if (fc.features.length) m.fitBounds(L.geoJSON(fc).getBounds().pad(0.5), { maxZoom: 15 });
+    mapEl.current.dataset.cells = String(fc.features.length); // what the map shows, for tests and screen readers' count
+  }, [fc]);
+  const bt = fc && fc.backtest;
+  return html`<section class="card" data-testid="hotspots">
+    <h2>${t("stats.hotspots")}
+      <label class="inline">${t("hot.method")} <select data-testid="hot-method" value=${method}
+        onChange=${(e) => setMethod(e.target.value)}>${HOT_METHODS.map((k) => html`<option value=${k}>${t("hot." + k)}</option>`)}</select></label></h2>
+    <div class="hotgrid">
+      <div class="hotmap" ref=${mapEl} data-testid="hot-map"></div>
+      <div>
+        ${fc && html`<p class="note" data-testid="hot-backtest">${bt && bt.hit_rate !== null && bt.hit_rate !== undefined
+          ? t("hot.backtest", { cov: (100 * bt.coverage).toFixed(1), hit: Math.round(100 * bt.hit_rate), hits: bt.hits, events: bt.events, pai: bt.pai })
+          : t("hot.nobacktest")}</p>`}
+        ${fc && (fc.features.length === 0 ? html`<p>${t("hot.none")}</p>` : html`<table data-testid="hot-table">
+          <thead><tr><th>${t("hot.rank")}</th><th>${t("hot.where")}</th><th>${t("hot.recent")}</th><th>${t("hot.score")}</th></tr></thead>
+          <tbody>${fc.features.slice(0, 10).map((f) => html`<tr data-testid="hot-row">
+            <td>${f.properties.rank}</td><td>${f.properties.lat.toFixed(4)}, ${f.properties.lon.toFixed(4)}</td>
+            <td>${f.properties.recent_28d}</td><td>${f.properties.score}</td></tr>`)}</tbody></table>`)}
+      </div>
+    </div>
+  </section>`;
 }
 
 function App() {

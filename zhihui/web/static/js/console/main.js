@@ -41,6 +41,7 @@ function Header({ user, conn, stats, wall, setWall }) {
     <${Clock} />
     <span class=${"conn conn-" + conn} data-testid="conn-state" role="status">${t("conn." + conn)}</span>
     <span class="who" data-testid="who" title=${user.full_name}>${user.full_name.split(" ").slice(-1)[0]} · ${t("role." + user.role)}</span>
+    ${can(user, "stats") && html`<a class="link" href="/stats" data-testid="stats-link" title=${t("stats.link")}>${t("stats.link")}</a>`}
     <button class="link" data-testid="wall-switch" aria-pressed=${wall ? "true" : "false"} onClick=${() => setWall(!wall)}>${t(wall ? "wall.off" : "wall.on")}</button>
     <button class="link" data-testid="lang-switch" onClick=${toggleLang}>${t("lang.switch")}</button>
     <button class="link" data-testid="logout" onClick=${logout}>${t("logout")}</button>
@@ -91,6 +92,8 @@ function Console({ user }) {
       onMapClick: (lat, lon) => {
         if (pickRef.current.picking) setPick({ picking: false, lat, lon, source: "map" });
       },
+      onHotspotsShown: () => (can(user, "hotspots") ? api("/analytics/hotspots")
+        .then((fc) => m.setHotspots(fc)).catch((e) => toast(e.message, "error")) : toast(t("hot.denied"), "error")),
     });
     mapRef.current = m;
     window.__zhihuiMap = m; // for the browser tests and the wall operator's console

@@ -33,13 +33,14 @@ const ROAD_STYLE = {
 const CASING = "#c8bfae";
 
 export class WallMap {
-  constructor(el, { onIncidentClick, onMapClick }) {
+  constructor(el, { onIncidentClick, onMapClick, onHotspotsShown }) {
     this.map = L.map(el, { preferCanvas: true, zoomControl: true, attributionControl: true, minZoom: 12,
       maxZoom: 19, zoomSnap: 0.25, zoomDelta: 0.5 });
     this.map.attributionControl.setPrefix(false);
     this.map.setView([22.534, 114.02], 15);
     this.onIncidentClick = onIncidentClick;
     this.onMapClick = onMapClick;
+    this.onHotspotsShown = onHotspotsShown;
     this.renderer = L.canvas({ padding: 0.3 });
     this.layers = {
       districts: L.layerGroup(),
@@ -51,6 +52,7 @@ export class WallMap {
       units: L.layerGroup(),
       incidents: L.layerGroup(),
       pick: L.layerGroup(),
+      hotspots: L.layerGroup(), // 热点预测: off until asked for (GET /analytics/hotspots)
     };
     for (const k of ["districts", "roads", "jurisdictions", "cameras", "routes", "units", "incidents", "pick"]) {
       this.layers[k].addTo(this.map);
@@ -60,6 +62,9 @@ export class WallMap {
     this.selectedId = null;
     this.map.on("click", (e) => this.onMapClick && this.onMapClick(e.latlng.lat, e.latlng.lng));
     this.map.on("zoomend", () => this.drawCameras(this.highlighted || new Set()));
+    this.map.on("overlayadd", (e) => {
+      if (e.layer === this.layers.hotspots && this.onHotspotsShown) this.onHotspotsShown();
+    });
     this.control = null;
     this.buildControl();
   }
@@ -86,7 +91,8 @@ export class WallMap {
     this.buildLegend();
     if (this.control) this.control.remove();
     const overlays = {};
-    for (const k of ["roads", "districts", "jurisdictions", "incidents", "units", "cameras", "places", "routes"]) {
+    for (const k of ["roads", "districts", "jurisdictions", "incidents", "units", "cameras", "places", "routes",
+      "hotspots"]) {
       overlays[t(`map.${k}`)] = this.layers[k];
     }
     this.control = L.control.layers(null, overlays, { collapsed: true, position: "topright" }).addTo(this.map);
@@ -156,6 +162,24 @@ export class WallMap {
         icon: L.divIcon({ className: "area-label", html: escapeHtml(p.name), iconSize: null }) })
         .addTo(this.layers.jurisdictions);
     }
+  }
+
+  // Predicted hotspot cells, darker for higher rank; the tooltip says how the method fared last period.
+  setHotspots(fc) {
+    this.layers.hotspots.clearLayers();
+    const n = fc.features.length || 1;
+    const bt = fc.backtest || {};
+    const trust = bt.hit_rate === null || bt.hit_rate === undefined ? "" :
+      `<br>${escapeHtml(t("hot.backtest", { hit: Math.round(100 * bt.hit_rate), pai: bt.pai }))}`;
+    for (const f of fc.features) {
+      const p = f.properties;
+      const heat = 1 - (p.rank - 1) / n;
+      L.geoJSON(f, { renderer: this.renderer,
+        style: { color: "#b2182b", weight: 1, fillColor: heat > 0.5 ? "#b2182b" : "#ef8a62", fillOpacity: 0.25 + 0.35 * heat } })
+        .bindTooltip(`${escapeHtml(t("hot.cell", { rank: p.rank, recent: p.recent_28d }))}<br>${escapeHtml(fc.method_label)}${trust}`)
+        .addTo(this.layers.hotspots);
+    }
+    this.hotspotCount = fc.features.length;
   }
 
   setPlaces(places) {

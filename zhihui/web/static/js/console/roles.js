@@ -6,6 +6,8 @@ const CAN = {
   recommend: ["dispatcher", "commander", "call_taker", "leader"],
   close: ["commander"],
   backlog: ["dispatcher", "commander", "leader", "inspector"],
+  stats: ["analyst", "leader", "commander", "inspector", "admin"], // GET /analytics/* (the /stats page)
+  hotspots: ["analyst", "leader", "commander", "inspector", "admin", "dispatcher"],
 };
 
 export function can(user, what) {
