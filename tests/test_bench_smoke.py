@@ -89,3 +89,22 @@ def test_hotspots_bench_smoke() -> None:
     for key in ("best_baseline_pai_1", "best_baseline_pai_5", "ours_pai_1", "ours_pai_5"):
         assert isinstance(result[key], float) and result[key] > 1.0, key  # far better than random (PAI 1)
     assert result["ratio_pai_1"] == pytest.approx(result["ours_pai_1"] / result["best_baseline_pai_1"], abs=2e-3)
+
+
+# The analytics and intelligence benchmarks: each runs --quick end to end and prints the figures the
+# issues ask for as its last line (database-independent, so only the SQLite pass runs them).
+QUICK_BENCHES = {
+    "stats_latency.py": ("rows", "max_duckdb_median_ms", "min_ratio_pandas_over_duckdb"),
+}
+
+
+@pytest.mark.parametrize("script", sorted(QUICK_BENCHES))
+def test_quick_bench_smoke(script: str) -> None:
+    if BACKEND != "sqlite":
+        pytest.skip("database-independent; covered by the SQLite pass")
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / script), "--quick"], capture_output=True, text=True,
+                         timeout=600, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    for key in QUICK_BENCHES[script]:
+        assert isinstance(result[key], int | float) and result[key] > 0, (key, result.get(key))
