@@ -11,7 +11,20 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from zhihui import __version__, web
-from zhihui.api import admin, analytics, auth, errors, geo, incidents, instructions, intake, sandbox, stream, units
+from zhihui.api import (
+    admin,
+    analytics,
+    auth,
+    errors,
+    geo,
+    incidents,
+    instructions,
+    intake,
+    intel,
+    sandbox,
+    stream,
+    units,
+)
 from zhihui.core import audit
 from zhihui.core.bus import Bus
 from zhihui.core.clock import use_sim_clock, use_wall_clock, utcnow
@@ -98,7 +111,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     )
     app.state.settings = settings
     errors.install(app)
-    for module in (auth, incidents, intake, units, instructions, geo, stream, admin, analytics):
+    for module in (auth, incidents, intake, units, instructions, geo, stream, admin, analytics, intel):
         app.include_router(module.router, prefix="/api/v1")
     if settings.sandbox:
         app.include_router(sandbox.router, prefix="/api/v1")

@@ -56,6 +56,7 @@ async def current_actor(request: Request) -> Actor:
                             headers={"WWW-Authenticate": "Bearer"}) from exc
     seat = request.headers.get("x-seat")
     unit = claims.get("unit")
+    org = claims.get("org")
     return Actor(
         user_id=int(str(claims["sub"])),
         username=str(claims.get("usr", "")),
@@ -63,6 +64,7 @@ async def current_actor(request: Request) -> Actor:
         seat=seat[:64] if seat else None,
         unit_id=int(str(unit)) if unit is not None else None,
         ip=request.client.host if request.client else None,
+        org_id=int(str(org)) if org is not None else None,
     )
 
 

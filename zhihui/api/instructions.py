@@ -13,7 +13,7 @@ from zhihui.core.auth import Actor, Role
 from zhihui.core.schemas import StrictModel
 from zhihui.dispatch.models import Unit
 from zhihui.instructions import service
-from zhihui.instructions.domain import RESULT_CODES, InstructionStatus
+from zhihui.instructions.domain import RESULT_CODES, InstructionKind, InstructionStatus
 from zhihui.instructions.models import Instruction
 
 router = APIRouter(tags=["instructions"])
@@ -40,13 +40,16 @@ async def _out(session: AsyncSession, instr: Instruction) -> dict:
 @router.get("/instructions")
 async def list_(request: Request, actor: Annotated[Actor, Depends(require(*ALL_ROLES))],
                 unit_id: int | None = None, status: Annotated[list[InstructionStatus] | None, Query()] = None,
-                overdue: bool = False, limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[dict]:
+                overdue: bool = False, limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+                station_id: int | None = None, kind: InstructionKind | None = None) -> list[dict]:
     if actor.role == Role.OFFICER:
-        unit_id = actor.unit_id  # an officer sees the orders of their own unit
+        # An officer sees the orders of their own unit and those addressed to their station as a whole.
+        unit_id, station_id = actor.unit_id, actor.org_id
     async with db_of(request).read() as session:
         rows = await service.list_instructions(session, unit_id=unit_id,
                                                status=[s.value for s in status] if status else None,
-                                               overdue=overdue, limit=limit)
+                                               overdue=overdue, limit=limit, station_id=station_id,
+                                               kind=kind.value if kind else None)
         return [await _out(session, i) for i in rows]
 
 

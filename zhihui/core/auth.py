@@ -98,6 +98,7 @@ class Actor:
     seat: str | None = None
     unit_id: int | None = None
     ip: str | None = None
+    org_id: int | None = None  # the user's own organ (a station's officers sign its 核查指令)
 
     @classmethod
     def system(cls) -> Actor:
@@ -111,6 +112,7 @@ def issue_token(user: User, secret: str, minutes: int) -> str:
         "usr": user.username,
         "role": user.role,
         "unit": user.unit_id,
+        "org": user.org_id,
         "iat": int(now.timestamp()),
         "exp": int((now + timedelta(minutes=minutes)).timestamp()),
     }

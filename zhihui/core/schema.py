@@ -7,5 +7,6 @@ from zhihui.geo import places  # noqa: F401
 from zhihui.incidents import models as incident_models  # noqa: F401
 from zhihui.instructions import models as instruction_models  # noqa: F401
 from zhihui.intake import models as intake_models  # noqa: F401
+from zhihui.intel import models as intel_models  # noqa: F401
 
 metadata = Base.metadata

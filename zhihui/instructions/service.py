@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -70,6 +70,43 @@ async def issue(
     return created
 
 
+async def issue_to_org(
+    session: AsyncSession,
+    actor: Actor,
+    settings: Settings,
+    *,
+    kind: InstructionKind,
+    org_id: int,
+    org_name: str,
+    content: str,
+    urgent: bool = False,
+    feedback_seconds: int | None = None,
+) -> Instruction:
+    """An instruction to a station rather than a unit (研判/核查指令 go to 派出所): signed and answered by
+    any of its officers or by a desk on its behalf, with the same deadlines and overdue escalation."""
+    now = utcnow()
+    sign_deadline, feedback_deadline = deadlines_for(kind, urgent, now, settings.deadlines)
+    if feedback_seconds is not None:
+        feedback_deadline = now + timedelta(seconds=feedback_seconds)
+        sign_deadline = min(sign_deadline, feedback_deadline)
+    instr = Instruction(
+        kind=kind.value, batch_id=str(uuid.uuid4()), incident_id=None, unit_id=None, org_id=org_id,
+        content=content, status=InstructionStatus.SENT.value, urgent=urgent, issued_at=now,
+        issued_by=actor.user_id, sign_deadline=sign_deadline, feedback_deadline=feedback_deadline,
+        escalation_level=0,
+    )
+    session.add(instr)
+    await session.flush()
+    events.record(
+        session, actor, "instruction.sent", instruction_id=instr.id,
+        data={"kind": kind.value, "kind_label": KIND_LABELS[kind], "org": org_name, "org_id": org_id,
+              "sign_deadline": sign_deadline.isoformat(), "feedback_deadline": feedback_deadline.isoformat()},
+    )
+    audit.append(session, actor, "instruction.issue", component=COMPONENT, target_type="instruction",
+                 target_id=instr.id, detail={"org": org_name})
+    return instr
+
+
 async def get_instruction(session: AsyncSession, instruction_id: int, *, lock: bool = False) -> Instruction:
     return await fetch(session, Instruction, instruction_id, "instruction", lock=lock)
 
@@ -77,7 +114,12 @@ async def get_instruction(session: AsyncSession, instruction_id: int, *, lock: b
 def _check_actor(actor: Actor, instr: Instruction) -> None:
     # An officer acts only on instructions to their own unit; desk roles may act on a unit's behalf
     # (代签收 after radio confirmation), which the timeline records with their name and seat.
-    if actor.role == Role.OFFICER and actor.unit_id != instr.unit_id:
+    if actor.role != Role.OFFICER:
+        return
+    if instr.unit_id is None:  # addressed to a station (核查指令): any of its officers answers
+        if actor.org_id is None or actor.org_id != instr.org_id:
+            raise Forbidden("this instruction is addressed to another station")
+    elif actor.unit_id != instr.unit_id:
         raise Forbidden("this instruction is addressed to another unit")
 
 
@@ -200,11 +242,19 @@ async def for_incident(session: AsyncSession, incident_id: int) -> list[Instruct
 
 async def list_instructions(
     session: AsyncSession, *, unit_id: int | None = None, status: list[str] | None = None,
-    overdue: bool = False, limit: int = 200,
+    overdue: bool = False, limit: int = 200, station_id: int | None = None, kind: str | None = None,
 ) -> list[Instruction]:
+    """station_id (with unit_id): also the orders addressed to that station as a whole."""
     stmt = select(Instruction)
-    if unit_id is not None:
+    if unit_id is not None and station_id is not None:
+        stmt = stmt.where((Instruction.unit_id == unit_id)
+                          | (Instruction.unit_id.is_(None) & (Instruction.org_id == station_id)))
+    elif unit_id is not None:
         stmt = stmt.where(Instruction.unit_id == unit_id)
+    elif station_id is not None:
+        stmt = stmt.where(Instruction.unit_id.is_(None), Instruction.org_id == station_id)
+    if kind is not None:
+        stmt = stmt.where(Instruction.kind == kind)
     if status:
         stmt = stmt.where(Instruction.status.in_(status))
     if overdue:
