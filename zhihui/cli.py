@@ -231,6 +231,51 @@ def _chg(x: float | None) -> str:
     return "—" if x is None else f"{x:+.1%}"
 
 
+def _report_day(raw: str) -> datetime:
+    try:
+        return datetime.strptime(raw, "%Y-%m-%d")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {raw!r}") from None
+
+
+def _analytics_report(args: argparse.Namespace) -> int:
+    import json
+    from datetime import timedelta
+
+    from zhihui.analytics.report import SituationReport, build_report
+    from zhihui.core.clock import utcnow
+    from zhihui.core.store import Database
+
+    # Default: yesterday as Beijing counts days (a daily report is written the morning after).
+    day = args.date.date() if args.date else (utcnow().astimezone(SHANGHAI) - timedelta(days=1)).date()
+
+    async def run() -> SituationReport:
+        db = Database(load_settings().database_url)
+        try:
+            async with db.read() as session:
+                return await build_report(session, period=args.period, day=day)
+        finally:
+            await db.dispose()
+
+    report = asyncio.run(run())
+    if args.format == "pdf":
+        data = report.pdf()
+    elif args.format == "json":
+        data = json.dumps(report.as_dict(), ensure_ascii=False, indent=1).encode("utf-8")
+    else:
+        data = report.html().encode("utf-8")
+    out = Path(args.out or report.filename(args.format))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")  # write-then-rename: no reader sees half a file
+    tmp.write_bytes(data)
+    os.replace(tmp, out)
+    t = report.totals
+    print(f"{report.title} {report.period_label}: {t['total']} 起, 环比 {_chg(t['mom_change'])}, "
+          f"同比 {_chg(t['yoy_change'])}")
+    print(f"wrote {out} ({len(data)} bytes)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="zhihui", description="情指行一体化 command-center platform")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -323,6 +368,16 @@ def main(argv: list[str] | None = None) -> int:
         if name == "stats":
             a.add_argument("--police-only", action="store_true", help="leave out calls diverted to 12345")
         a.set_defaults(func=_analytics)
+    rep = ansub.add_parser("report", help="治安形势评估报告 (daily / monthly situation report) as HTML or PDF")
+    rep.add_argument("--period", choices=["daily", "monthly"], default="daily")
+    rep.add_argument("--date", type=_report_day, help="the Beijing day, or a day of the month (default: yesterday)")
+    rep.add_argument("--format", choices=["html", "pdf", "json"], default="html")
+    rep.add_argument("--out", metavar="FILE", help="output file (default situation-<period>-<date>.<format>)")
+    rep.set_defaults(func=_analytics_report)
+
+    from zhihui.intel import cli as intel_cli
+
+    intel_cli.register(sub)
 
     args = parser.parse_args(argv)
     return int(args.func(args))

@@ -185,3 +185,16 @@ async def test_four_colour_warnings_over_the_platforms_incidents(client: httpx.A
     r = await client.get("/api/v1/analytics/warnings", params={"week": "2026-03-02T00:00:00"},
                          headers=world.headers["leader"])
     assert r.status_code == 422 and "week" in r.text
+
+
+async def test_warnings_on_a_young_installation_say_so(sb: Any) -> None:
+    """Two weeks of history is too little for a baseline: an explained empty answer, never a 500."""
+    c, w = sb
+    await _at(c, w, BJ_DAY - timedelta(days=10))
+    await _call(c, w, "young-1", category_code="0201")
+    await _at(c, w, BJ_DAY - timedelta(days=3))
+    await _call(c, w, "young-2", category_code="0201")
+    await _at(c, w, BJ_DAY + timedelta(days=1))
+    r = await c.get("/api/v1/analytics/warnings", headers=w.headers["analyst"])
+    assert r.status_code == 200, r.text
+    assert r.json()["warnings"] == [] and "历史数据不足" in r.json()["note"]

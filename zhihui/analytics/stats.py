@@ -364,7 +364,11 @@ async def area_warnings(session: AsyncSession, week: datetime) -> dict[str, Any]
     if frame.empty:
         return {"week_start": start, "warnings": [], "summary": fourcolour.summarise([]), "countermeasures": []}
     counts = frame.groupby(["area", "category", "period_start"]).size().rename("count").reset_index()
-    graded = fourcolour.assess_all(counts, _local(start).date())
+    try:
+        graded = fourcolour.assess_all(counts, _local(start).date())
+    except ValueError as exc:  # a young installation: too few weeks before this one for a baseline
+        return {"week_start": start, "warnings": [], "summary": fourcolour.summarise([]), "countermeasures": [],
+                "note": f"历史数据不足，暂不评定（{exc}）"}
     return {"week_start": start, "rule": fourcolour.__doc__.strip().splitlines()[0] if fourcolour.__doc__ else None,
             "warnings": [w.to_dict() for w in graded], "summary": fourcolour.summarise(graded),
             "countermeasures": fourcolour.countermeasures_zh(graded, dict(hours))}

@@ -593,10 +593,12 @@ def summarise(warnings: Sequence[AreaWarning], top: int = 5) -> dict[str, Any]:
                     "alerts": len(alerts),
                     "observed": obs,
                     "baseline_raw": round(exp, 2),
-                    "ratio": round(obs / exp, 3) if exp > 0 else math.inf,
+                    # None, not inf, when the baseline is empty: JSON has no infinity.
+                    "ratio": round(obs / exp, 3) if exp > 0 else None,
                 }
             )
-        rows.sort(key=lambda r: (-LEVELS.index(r["worst_level"]), -r["ratio"], r[field]))
+        rows.sort(key=lambda r: (-LEVELS.index(r["worst_level"]),
+                                 -(r["ratio"] if r["ratio"] is not None else math.inf), r[field]))
         return rows[:top]
 
     return {

@@ -107,3 +107,41 @@ async def hotspots(request: Request, _actor: Annotated[Actor, Depends(require(*A
                             cell_m=cell_m, coverage=coverage).geojson()
     out["category"] = category
     return out
+
+
+@router.get("/report")
+async def situation_report(request: Request, _actor: Annotated[Actor, Depends(require(*ANALYSTS))],
+                           period: Literal["daily", "monthly"] = "daily",
+                           day: Annotated[str | None, Query(alias="date")] = None,
+                           format: Literal["html", "pdf", "json"] = "html") -> object:
+    """治安形势评估报告 of the Beijing day `date` (YYYY-MM-DD, default yesterday) or of the month holding it:
+    totals with 环比/同比, categories, 辖区 and map, hours, 四色预警, 处警时效 and rule-based 打防对策; as one
+    self-contained HTML page, an A4 PDF (attachment) or the figures as JSON."""
+    import asyncio
+    from urllib.parse import quote
+
+    from zhihui.analytics import report as situation
+    from zhihui.core.clock import SHANGHAI
+
+    if day is None:
+        wanted = (utcnow().astimezone(SHANGHAI) - timedelta(days=1)).date()
+    else:
+        try:
+            wanted = datetime.strptime(day, "%Y-%m-%d").date()
+        except ValueError:
+            raise InvalidInput("date", "date must be a calendar day as YYYY-MM-DD, e.g. 2026-03-02") from None
+        if not 1971 <= wanted.year <= 9998:  # 同比 looks a year back, the windows a month ahead
+            raise InvalidInput("date", "date must lie between 1971 and 9998")
+    async with db_of(request).read() as session:
+        rep = await situation.build_report(session, period=period, day=wanted)
+    if format == "json":
+        return rep.as_dict()
+    # Charts and PDF layout are CPU-bound (a second or so): keep them off the event loop.
+    if format == "pdf":
+        body = await asyncio.to_thread(rep.pdf)
+        zh = quote(f"治安形势评估报告-{situation.PERIOD_ZH[period]}-{rep.filename('pdf').split('-', 2)[2]}")
+        return Response(body, media_type="application/pdf", headers={
+            "Content-Disposition": f"attachment; filename=\"{rep.filename('pdf')}\"; filename*=UTF-8''{zh}"})
+    page = await asyncio.to_thread(rep.html)
+    return Response(page, media_type="text/html; charset=utf-8",
+                    headers={"Content-Disposition": f'inline; filename="{rep.filename("html")}"'})
