@@ -96,7 +96,8 @@ async def db(db_url: str) -> AsyncIterator[Database]:
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Any:
     os.environ.setdefault("ZHIHUI_SECRET_FILE", str(tmp_path / "secret.key"))
-    return load_settings(database_url=db_url, secret_key="test-secret-key-not-for-production-use-32b")
+    return load_settings(database_url=db_url, secret_key="test-secret-key-not-for-production-use-32b",
+                         intel_dir=tmp_path / "intel")
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -81,3 +82,32 @@ def test_analytics_commands(db_url: str, tmp_path: Path) -> None:
     assert r.returncode == 2 and "until must be after since" in r.stderr
     r = run(env, "analytics", "stats", "--since", "yesterday")
     assert r.returncode == 2 and "not an ISO date/time" in r.stderr
+
+
+def test_intel_commands(db_url: str, tmp_path: Path) -> None:
+    """zhihui intel: load GENERATED key persons, ingest their activity (the batch is collided), collide again
+    (nothing new), a trajectory; bad input is one line naming the field."""
+    from tests.intel.test_ingest import PLACES
+    from zhihui.sim.population import generate_population, write_population
+
+    pop = generate_population(PLACES, seed=7, n_persons=200, days=2)
+    write_population(pop, tmp_path)
+    env = {**os.environ, "ZHIHUI_DATABASE_URL": db_url, "ZHIHUI_SECRET_FILE": str(tmp_path / "k"),
+           "ZHIHUI_INTEL_DIR": str(tmp_path / "intel")}
+    r = run(env, "intel", "import-sim", str(tmp_path / "persons.csv"))
+    assert r.returncode == 0 and "imported" in r.stdout, r.stderr
+    r = run(env, "intel", "ingest", str(tmp_path / "activities.csv"), "--mapping", "sim_activities")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["rows_quarantined"] == 0 and out["collision"]["hits"] > 0
+    r = run(env, "intel", "collide")
+    assert r.returncode == 0, r.stderr
+    again = json.loads(r.stdout)
+    assert again["hits"] == out["collision"]["hits"] and again["new_hits"] == 0
+    someone = next(p for p in pop.persons if p.tags and any(a.id_number == p.id_number for a in pop.activities))
+    r = run(env, "intel", "trajectory", "--id-number", someone.id_number, "--purpose", "命令行轨迹研判")
+    assert r.returncode == 0 and r.stdout.count("\n") >= 1, r.stderr
+    r = run(env, "intel", "trajectory", "--plate", "??", "--purpose", "命令行轨迹研判")
+    assert r.returncode == 2 and "error:" in r.stderr and "Traceback" not in r.stderr
+    r = run(env, "intel", "ingest", str(tmp_path / "activities.csv"), "--mapping", "no_such_mapping")
+    assert r.returncode == 2 and "error:" in r.stderr and "Traceback" not in r.stderr, r.stderr

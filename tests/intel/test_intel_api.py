@@ -44,8 +44,8 @@ async def test_key_persons_are_normalised_and_every_look_up_is_audited(app: Any,
     r = await client.post("/api/v1/intel/persons", json=ZHANG, headers=h["analyst"])
     assert r.status_code == 422 and r.json()["field"] == "id_number"
     # A wrong check digit, an unreadable phone and an unknown category each name their field.
-    for patch, field in (({"id_number": "440304199001011234"}, "id_number"), ({"phones": ["12"], "category": "吸毒人员"}, "phones.0"),
-                         ({"category": "好人"}, "category")):
+    for patch, field in (({"id_number": "440304199001011234"}, "id_number"),
+                         ({"phones": ["12"], "category": "吸毒人员"}, "phones.0"), ({"category": "好人"}, "category")):
         r = await client.post("/api/v1/intel/persons", json={**ZHANG, **patch}, headers=h["analyst"])
         assert r.status_code == 422, r.text
         assert field in r.text

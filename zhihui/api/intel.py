@@ -3,21 +3,29 @@ its purpose (查询事由) and is audited."""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import uuid
+from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
 from pydantic import Field
 from sqlalchemy import select
 
-from zhihui.api.deps import db_of, require, settings_of, unit_of_work
+from zhihui.api.deps import bus_of, db_of, require, settings_of, unit_of_work
+from zhihui.core import audit
 from zhihui.core.auth import Actor, Role
 from zhihui.core.errors import InvalidInput, NotFound
 from zhihui.core.orgs import Org
 from zhihui.core.schemas import StrictModel
+from zhihui.incidents.models import Incident
 from zhihui.instructions import service as instructions
 from zhihui.instructions.domain import InstructionKind
-from zhihui.intel import persons
-from zhihui.intel.models import Lead
+from zhihui.intel import persons, schema, service, tactics
+from zhihui.intel.models import CollisionHit, CollisionRun, IngestBatch, KeyPerson, Lead
+from zhihui.intel.normalise import id_key, phone_key, plate_key
 
 router = APIRouter(prefix="/intel", tags=["intel"])
 ANALYSTS = (Role.ANALYST, Role.COMMANDER, Role.LEADER, Role.ADMIN)
@@ -127,3 +135,227 @@ async def verify_lead(request: Request, lead_id: int, body: VerifyBody,
         lead.instruction_id = instr.id
         await persons.set_lead_status(session, actor, lead.id, "verifying", f"核查指令 #{instr.id}")
         return {"lead": persons.lead_out(lead), "instruction": instructions.instruction_out(instr)}
+
+
+# --- ingestion and batch collision -------------------------------------------------------------------------
+
+MAX_UPLOAD = 512 * 1024 * 1024
+
+
+@router.get("/mappings")
+async def mappings(_actor: Annotated[Actor, Depends(require(*ANALYSTS))]) -> list[str]:
+    from zhihui.intel import ingest
+
+    return ingest.list_mappings()
+
+
+@router.post("/ingest", status_code=201)
+async def ingest_file(request: Request, actor: Annotated[Actor, Depends(require(*EDITORS))],
+                      file: UploadFile, mapping: Annotated[str, Form(min_length=1, max_length=64)],
+                      collide: Annotated[bool, Form()] = True) -> dict:
+    """Upload a CSV/Parquet export with a declared mapping; bad rows are quarantined with the reason, the
+    batch is collided against the lists at once, and new hits become 核查指令."""
+    from zhihui.intel import ingest
+
+    if mapping not in ingest.list_mappings():
+        raise InvalidInput("mapping", f"unknown mapping '{mapping}'; known: {', '.join(ingest.list_mappings())}")
+    settings = settings_of(request)
+    name = Path(file.filename or "upload.csv").name
+    if Path(name).suffix.lower() not in (".csv", ".txt", ".parquet", ".pq"):
+        raise InvalidInput("file", "the file must be .csv or .parquet")
+    incoming = Path(settings.intel_dir) / "incoming"
+    await asyncio.to_thread(incoming.mkdir, parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    tmp = incoming / f".{uuid.uuid4().hex}{Path(name).suffix}"
+    size = 0
+    with tmp.open("wb") as fh:
+        while chunk := await file.read(1 << 20):
+            size += len(chunk)
+            if size > MAX_UPLOAD:
+                fh.close()
+                tmp.unlink(missing_ok=True)
+                raise InvalidInput("file", f"the file is larger than {MAX_UPLOAD >> 20} MiB; use `zhihui intel ingest`")
+            digest.update(chunk)
+            fh.write(chunk)
+    final = incoming / f"{digest.hexdigest()[:16]}-{name}"
+    tmp.replace(final)
+    try:
+        return await service.ingest_file(db_of(request), settings, actor, final, mapping, file_name=name,
+                                         collide=collide)
+    except ingest.MappingError as exc:
+        raise InvalidInput("mapping", str(exc)) from exc
+
+
+@router.get("/batches")
+async def batches(request: Request, _actor: Annotated[Actor, Depends(require(*ANALYSTS))],
+                  limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[dict]:
+    async with db_of(request).read() as session:
+        rows = (await session.execute(select(IngestBatch).order_by(IngestBatch.created_at.desc()).limit(limit)))
+        return [{k: getattr(b, k) for k in ("id", "file_name", "sha256", "mapping", "sources", "rows_in", "rows_ok",
+                                            "rows_quarantined", "rows_skipped_duplicate", "reasons", "created_at")}
+                for b in rows.scalars()]
+
+
+class RunBody(StrictModel):
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@router.post("/collisions/run", status_code=201)
+async def run_collision(request: Request, body: RunBody,
+                        actor: Annotated[Actor, Depends(require(*EDITORS))]) -> dict:
+    """批量比对碰撞 on demand over all ingested activity (optionally a time window)."""
+    for name in ("since", "until"):
+        v = getattr(body, name)
+        if v is not None and v.tzinfo is None:
+            raise InvalidInput(name, f"{name} must carry a UTC offset")
+    out = await service.run_collision(db_of(request), settings_of(request), actor, trigger="manual",
+                                      since=body.since, until=body.until)
+    bus_of(request).committed()
+    return out.as_dict()
+
+
+@router.get("/collisions/runs")
+async def collision_runs(request: Request, _actor: Annotated[Actor, Depends(require(*ANALYSTS))],
+                         limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[dict]:
+    async with db_of(request).read() as session:
+        rows = await session.execute(select(CollisionRun).order_by(CollisionRun.id.desc()).limit(limit))
+        return [{k: getattr(r, k) for k in ("id", "trigger", "batch_id", "rules", "watchlist_size", "activity_rows",
+                                            "hits", "new_hits", "instructions", "seconds", "started_at",
+                                            "finished_at")} for r in rows.scalars()]
+
+
+@router.get("/hits")
+async def hits(request: Request, actor: Annotated[Actor, Depends(require(*ANALYSTS))], purpose: PurposeQ,
+               status: str | None = None, rule_code: str | None = None,
+               limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[dict]:
+    """比中记录 with the person and the order they caused; reading them is a person look-up (audited)."""
+    stmt = select(CollisionHit, KeyPerson.name, KeyPerson.category).join(
+        KeyPerson, KeyPerson.id == CollisionHit.person_id).order_by(CollisionHit.id.desc()).limit(limit)
+    if status:
+        stmt = stmt.where(CollisionHit.status == status)
+    if rule_code:
+        stmt = stmt.where(CollisionHit.rule_code == rule_code)
+    async with unit_of_work(request) as session:
+        rows = (await session.execute(stmt)).all()
+        audit.append(session, actor, "person.search", component="intel", target_type="collision_hit",
+                     detail={"purpose": purpose, "returned": sorted({h.person_id for h, _, _ in rows})[:200]})
+        return [{**service.hit_out(h), "person_name": n, "category": c} for h, n, c in rows]
+
+
+# --- tactics over the activity data --------------------------------------------------------------------------
+
+
+_engine = service.tactic_engine
+
+
+def _rows(table: Any) -> list[dict]:
+    return table.to_pylist()
+
+
+def _aware(name: str, v: datetime | None) -> datetime | None:
+    if v is not None and v.tzinfo is None:
+        raise InvalidInput(name, f"{name} must carry a UTC offset, e.g. 2026-11-23T00:00:00+08:00")
+    return v
+
+
+@router.get("/trajectory")
+async def trajectory(request: Request, actor: Annotated[Actor, Depends(require(*ANALYSTS))], purpose: PurposeQ,
+                     id_number: str | None = None, plate: str | None = None, phone: str | None = None,
+                     since: datetime | None = None, until: datetime | None = None) -> dict:
+    """人员轨迹: a person's or vehicle's records in time order, for the map."""
+    keys = {"id_number": id_key(id_number)[0] if id_number else None,
+            "plate": plate_key(plate) if plate else None, "phone": phone_key(phone) if phone else None}
+    for name, raw in (("id_number", id_number), ("plate", plate), ("phone", phone)):
+        if raw and keys[name] is None:
+            raise InvalidInput(name, f"'{raw}' is not a readable {name}")
+    if not any(keys.values()):
+        raise InvalidInput("id_number", "give id_number, plate or phone")
+    settings = settings_of(request)
+
+    def run() -> list[dict]:
+        with _engine(settings) as eng:
+            return _rows(tactics.trajectory(eng, **keys, since=_aware("since", since), until=_aware("until", until)))
+
+    points = await asyncio.to_thread(run)
+    async with unit_of_work(request) as session:
+        audit.append(session, actor, "person.trajectory", component="intel", target_type="activity",
+                     detail={"purpose": purpose, **{k: v for k, v in keys.items() if v}, "records": len(points)})
+    return {"keys": {k: v for k, v in keys.items() if v}, "points": points}
+
+
+class CaseIn(StrictModel):
+    case_id: str = Field(min_length=1, max_length=64)
+    at: datetime
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
+class CoPresenceBody(StrictModel):
+    purpose: str = Field(min_length=4, max_length=200)
+    cases: list[CaseIn] = Field(default_factory=list, max_length=500)
+    incident_ids: list[int] = Field(default_factory=list, max_length=500)
+    dt_minutes: float = Field(default=60, gt=0, le=7 * 24 * 60)
+    dd_m: float = Field(default=500, gt=0, le=20_000)
+    k: int = Field(default=2, ge=1, le=50)
+
+
+@router.post("/co-presence")
+async def co_presence(request: Request, body: CoPresenceBody,
+                      actor: Annotated[Actor, Depends(require(*ANALYSTS))]) -> dict:
+    """串并: persons and vehicles recorded within Δt and Δd of at least k of the given cases (incidents)."""
+    cases = [c.model_dump() for c in body.cases]
+    for i, c in enumerate(cases):
+        if c["at"].tzinfo is None:
+            raise InvalidInput(f"cases.{i}.at", "at must carry a UTC offset")
+    if body.incident_ids:
+        async with db_of(request).read() as session:
+            found = {i.id: i for i in (await session.execute(
+                select(Incident).where(Incident.id.in_(body.incident_ids)))).scalars()}
+        for n, iid in enumerate(body.incident_ids):
+            inc = found.get(iid)
+            if inc is None:
+                raise InvalidInput(f"incident_ids.{n}", f"no incident {iid}")
+            if inc.lat is None or inc.lon is None:
+                raise InvalidInput(f"incident_ids.{n}", f"incident {iid} has no location")
+            cases.append({"case_id": inc.number, "at": inc.received_at, "lat": inc.lat, "lon": inc.lon})
+    if not cases:
+        raise InvalidInput("cases", "give cases or incident_ids")
+    settings = settings_of(request)
+
+    def run() -> list[dict]:
+        with _engine(settings) as eng:
+            return _rows(tactics.co_presence(eng, cases, dt_minutes=body.dt_minutes, dd_m=body.dd_m, k=body.k))
+
+    found_rows = await asyncio.to_thread(run)
+    async with unit_of_work(request) as session:
+        audit.append(session, actor, "person.co_presence", component="intel", target_type="activity",
+                     detail={"purpose": body.purpose, "cases": [c["case_id"] for c in cases][:100],
+                             "found": len(found_rows)})
+    return {"cases": len(cases), "results": found_rows}
+
+
+@router.get("/origin")
+async def high_risk_origin(request: Request, actor: Annotated[Actor, Depends(require(*ANALYSTS))],
+                           purpose: PurposeQ, prefixes: Annotated[str, Query(pattern=r"^\d{2,6}(,\d{2,6})*$")],
+                           since: datetime, until: datetime, sources: str | None = None) -> dict:
+    """高危地区检索: local activity of persons whose ID region code (GB/T 2260) starts with the prefixes."""
+    settings = settings_of(request)
+    src = [s for s in (sources or "").split(",") if s] or None
+    for s in src or []:
+        if s not in schema.SOURCES:
+            raise InvalidInput("sources", f"unknown source '{s}'; known: {', '.join(schema.SOURCES)}")
+    pre = prefixes.split(",")
+    if any(len(p) not in (2, 4, 6) for p in pre):
+        raise InvalidInput("prefixes", "region prefixes are 2, 4 or 6 digits")
+
+    def run() -> list[dict]:
+        with _engine(settings) as eng:
+            return _rows(tactics.high_risk_origin(eng, pre, since=_aware("since", since),  # type: ignore[arg-type]
+                                                  until=_aware("until", until), sources=src))  # type: ignore[arg-type]
+
+    rows = await asyncio.to_thread(run)
+    async with unit_of_work(request) as session:
+        audit.append(session, actor, "person.origin_search", component="intel", target_type="activity",
+                     detail={"purpose": purpose, "prefixes": pre, "rows": len(rows)})
+    return {"prefixes": pre, "rows": rows}

@@ -59,6 +59,10 @@ class Settings:
     # moves; `sandbox_start` is where it starts (None: the wall time at start-up).
     sandbox: bool = False
     sandbox_start: datetime | None = None
+    # 情报: ingested activity data (Parquet) and the watchlist exports live here; batch collision runs on
+    # every ingested batch and at these Beijing times ("每天两次…比对碰撞").
+    intel_dir: Path = Path("var") / "intel"
+    collision_times: tuple[str, ...] = ("08:00", "20:00")
 
 
 def shared_data(name: str) -> Path | None:
@@ -117,6 +121,9 @@ def load_settings(**overrides: object) -> Settings:
         "token_minutes": _int("ZHIHUI_TOKEN_MINUTES", Settings.token_minutes),
         "sandbox": os.environ.get("ZHIHUI_SANDBOX", "").lower() in ("1", "true", "yes"),
         "sandbox_start": _datetime("ZHIHUI_SANDBOX_START"),
+        "intel_dir": Path(os.environ.get("ZHIHUI_INTEL_DIR", Settings.intel_dir)),
+        "collision_times": tuple(t.strip() for t in os.environ.get("ZHIHUI_COLLISION_TIMES", "08:00,20:00").split(",")
+                                 if t.strip()),
     }
     values.update(overrides)
     if "database_url" in overrides:

@@ -837,6 +837,12 @@ async def run_async(settings: Settings, host: str, port: int, rate_per_min: floa
         log.error("the incident category tree cannot be loaded (%s); the demo needs it", exc)
         return 1
     officers = await prepare_database(settings.database_url)
+    from zhihui.intel.demo import seed_intel
+
+    try:
+        await seed_intel(settings)
+    except Exception:  # the command centre runs without its 情报 demo data rather than not at all
+        log.exception("the 情报 demo data could not be prepared")
 
     # Access logs are off: the simulator's own log says what happens in words, and position reports
     # every few seconds would drown the console.

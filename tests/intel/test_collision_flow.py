@@ -1,0 +1,127 @@
+"""The intelligence loop end to end: key persons on the lists, an activity file uploaded, batch collision
+on the batch, each new hit a live 核查指令 to the station responsible for the place, signed and answered
+there; runs deduplicate; the tactics answer over the same data; the twice-daily schedule."""
+
+from __future__ import annotations
+
+import csv
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from tests.conftest import PASSWORD, World
+from tests.intel.test_ingest import PLACES
+from zhihui.core.auth import Actor, Role, create_user
+from zhihui.core.orgs import Org, forget_jurisdictions
+from zhihui.intel import persons, service
+from zhihui.intel.models import KeyPerson
+from zhihui.sim.population import generate_population, write_population
+
+AREA = {"type": "Polygon", "coordinates": [[[114.0, 22.5], [114.07, 22.5], [114.07, 22.56], [114.0, 22.56],
+                                            [114.0, 22.5]]]}
+
+
+async def _setup(app: Any, client: httpx.AsyncClient, tmp_path: Path) -> tuple[int, dict[str, str], Path, list]:
+    pop = generate_population(PLACES, seed=7, n_persons=300, days=3)
+    write_population(pop, tmp_path)
+    async with app.state.db.tx() as session:
+        org = Org(code="440304520000", name="测试派出所", kind="station", boundary=AREA, lat=22.53, lon=114.03)
+        session.add(org)
+        await session.flush()
+        await create_user(session, username="cs-mj", password=PASSWORD, role=Role.OFFICER, org_id=org.id)
+        n = await persons.import_sim_persons(session, Actor(None, "test", "analyst"), tmp_path / "persons.csv")
+        org_id = org.id
+    forget_jurisdictions(app.state.db)
+    assert n > 0
+    r = await client.post("/api/v1/auth/token", data={"username": "cs-mj", "password": PASSWORD})
+    return org_id, {"Authorization": f"Bearer {r.json()['access_token']}"}, tmp_path / "activities.csv", pop.persons
+
+
+async def test_upload_collide_instruct_answer(app: Any, client: httpx.AsyncClient, world: World,
+                                              tmp_path: Path) -> None:
+    h = world.headers
+    org_id, station, activities, people = await _setup(app, client, tmp_path)
+    tagged = {p.id_number for p in people if p.tags}
+    with activities.open(encoding="utf-8") as fh:
+        seen = {r["id_number"] for r in csv.DictReader(fh) if r["id_number"]}
+    expected_people = tagged & seen  # listed persons who left an ID-registered record
+    assert expected_people, "the generated population must put some listed persons in hotels or cafés"
+    with activities.open("rb") as fh:
+        r = await client.post("/api/v1/intel/ingest", files={"file": ("activities.csv", fh, "text/csv")},
+                              data={"mapping": "sim_activities"}, headers=h["analyst"])
+    assert r.status_code == 201, r.text
+    out = r.json()
+    assert out["rows_quarantined"] == 0 and out["rows_ok"] == out["rows_in"] > 0
+    col = out["collision"]
+    assert col["hits"] > 0 and col["new_hits"] == col["hits"] and col["instructions"] > 0
+    r = await client.get("/api/v1/intel/hits", params={"purpose": "比对碰撞结果核查"}, headers=h["analyst"])
+    hits = r.json()
+    assert len(hits) == col["hits"]
+    assert all(x["org_id"] == org_id and x["status"] == "instructed" and x["instruction_id"] for x in hits)
+    # Every listed person with an ID-registered record is hit on the exact key (the plate rule adds others).
+    async with app.state.db.read() as session:
+        listed = dict((await session.execute(select(KeyPerson.id, KeyPerson.id_number))).all())
+    hit_ids = {listed[x["person_id"]] for x in hits if x["match_type"] == "exact_id"}
+    # Only rules whose list × source fits fire (e.g. 盗窃前科 in a hotel is not a rule), so a subset of them.
+    assert hit_ids and hit_ids <= expected_people
+    # The station sees the orders, signs one and answers it within the deadline.
+    orders = (await client.get("/api/v1/instructions", params={"kind": "verify"}, headers=station)).json()
+    assert len(orders) == col["instructions"]
+    first = orders[-1]
+    assert first["org_id"] == org_id and "比对碰撞" in first["content"]
+    assert (await client.post(f"/api/v1/instructions/{first['id']}/acknowledge", headers=station)).status_code == 200
+    r = await client.post(f"/api/v1/instructions/{first['id']}/feedback",
+                          json={"result_code": "verified_present", "text": "已到场核查，人员在住"}, headers=station)
+    assert r.status_code == 200 and r.json()["status"] == "feedback"
+    # Uploading the same file again is recognised; a manual run finds the same hits and sends nothing new.
+    with activities.open("rb") as fh:
+        again = (await client.post("/api/v1/intel/ingest", files={"file": ("activities.csv", fh, "text/csv")},
+                                   data={"mapping": "sim_activities"}, headers=h["analyst"])).json()
+    assert again["already_ingested"] and "collision" not in again
+    r = await client.post("/api/v1/intel/collisions/run", json={}, headers=h["analyst"])
+    assert r.status_code == 201, r.text
+    assert r.json()["hits"] == col["hits"] and r.json()["new_hits"] == 0 and r.json()["instructions"] == 0
+    runs = (await client.get("/api/v1/intel/collisions/runs", headers=h["leader"])).json()
+    assert [x["trigger"] for x in runs] == ["manual", "ingest"]
+    # Tactics over the same data: one hit person's trajectory, and their home region's activity.
+    hit = next(x for x in hits if x["match_type"] == "exact_id")
+    person = (await client.get(f"/api/v1/intel/persons/{hit['person_id']}", params={"purpose": "轨迹研判"},
+                               headers=h["analyst"])).json()
+    r = await client.get("/api/v1/intel/trajectory", params={"purpose": "轨迹研判", "id_number": person["id_number"]},
+                         headers=h["analyst"])
+    assert r.status_code == 200, r.text
+    pts = r.json()["points"]
+    assert pts and all(p["id_number"] == person["id_number"] for p in pts)
+    assert [p["at"] for p in pts] == sorted(p["at"] for p in pts)
+    r = await client.get("/api/v1/intel/origin", params={
+        "purpose": "高危地区人员检索", "prefixes": person["id_number"][:4],
+        "since": "2026-01-01T00:00:00+08:00", "until": "2026-02-01T00:00:00+08:00"}, headers=h["analyst"])
+    assert r.status_code == 200 and r.json()["rows"], r.text
+    # Co-presence around two of the person's own records (as if they were two cases): they are found.
+    cases = [{"case_id": f"c{i}", "at": p["at"], "lat": p["lat"], "lon": p["lon"]} for i, p in enumerate(pts[:2])]
+    if len(cases) == 2:
+        r = await client.post("/api/v1/intel/co-presence", json={"purpose": "串并研判", "cases": cases,
+                                                                 "dt_minutes": 30, "dd_m": 200, "k": 2},
+                              headers=h["analyst"])
+        assert r.status_code == 200, r.text
+        assert person["id_number"] in {x["entity"] for x in r.json()["results"]}
+    # Bad input names the field; a call-taker may not run the tactics.
+    r = await client.get("/api/v1/intel/trajectory", params={"purpose": "轨迹研判", "plate": "xx"},
+                         headers=h["analyst"])
+    assert r.status_code == 422 and r.json()["field"] == "plate"
+    r = await client.post("/api/v1/intel/collisions/run", json={}, headers=h["call_taker"])
+    assert r.status_code == 403
+
+
+async def test_the_twice_daily_schedule(app: Any, client: httpx.AsyncClient, world: World, tmp_path: Path) -> None:
+    assert service.last_slot(datetime(2026, 3, 2, 1, 0, tzinfo=UTC), ("08:00", "20:00")) == \
+        datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # 09:00 Beijing → the 08:00 slot
+    assert service.last_slot(datetime(2026, 3, 1, 23, 0, tzinfo=UTC), ("08:00", "20:00")) == \
+        datetime(2026, 3, 1, 12, 0, tzinfo=UTC)  # 07:00 Beijing → yesterday's 20:00
+    settings = app.state.settings
+    first = await service.scheduled_collision(app.state.db, settings)
+    assert first is not None and first.trigger == "schedule"
+    assert await service.scheduled_collision(app.state.db, settings) is None  # once per slot

@@ -1,0 +1,271 @@
+"""情报综合应用: ingest a file, run batch collision, turn new hits into 核查指令 — durably, once.
+
+The columnar work (DuckDB over Parquet) runs in a worker thread; what it finds is written to the
+database in one transaction with the instructions it causes, so a crash either loses the whole run
+(and the next run finds the same hits again: hit keys are stable) or keeps hits and their orders together.
+A hit seen again in a later run only moves its ``last_seen``; it never sends a second order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from zhihui.core import audit
+from zhihui.core.auth import Actor
+from zhihui.core.clock import SHANGHAI, as_utc, utcnow
+from zhihui.core.config import Settings
+from zhihui.core.orgs import Org, jurisdiction_index
+from zhihui.core.store import Database
+from zhihui.instructions import service as instructions
+from zhihui.instructions.domain import InstructionKind
+from zhihui.intel import persons, tactics
+from zhihui.intel.models import CollisionHit, CollisionRun, IngestBatch, KeyPerson
+from zhihui.intel.rules import RuleSet, load_rules
+
+log = logging.getLogger("zhihui.intel")
+COMPONENT = "intel"
+_locks: dict[int, asyncio.Lock] = {}
+
+
+def activity_dir(settings: Settings) -> Path:
+    return Path(settings.intel_dir) / "activity"
+
+
+def _has_parquet(src: Path | list[Path]) -> bool:
+    if isinstance(src, list):
+        return any(Path(p).exists() for p in src)
+    return src.exists() and any(src.rglob("*.parquet"))
+
+
+def tactic_engine(settings: Settings) -> tactics.DuckDBEngine:
+    """A DuckDB engine over all ingested activity and the latest watchlist export (empty lists if none yet)."""
+    from zhihui.core.errors import InvalidInput
+    from zhihui.intel import schema
+
+    act = activity_dir(settings)
+    if not _has_parquet(act):
+        raise InvalidInput("activity", "no activity data has been ingested yet (POST /intel/ingest)")
+    wl_dir = Path(settings.intel_dir) / "watchlist"
+    wl, keys = wl_dir / "watchlist.parquet", wl_dir / "watch_keys.parquet"
+    if not (wl.exists() and keys.exists()):
+        return tactics.DuckDBEngine(str(act), schema.WATCHLIST.empty_table(), schema.WATCH_KEYS.empty_table())
+    return tactics.DuckDBEngine(str(act), str(wl), str(keys))
+
+
+def rescorer() -> tactics.Rescorer | None:
+    """The Python identity scorer over the SQL's fuzzy candidates, when it is installed."""
+    try:
+        from zhihui.intel import identity
+    except ImportError:  # pragma: no cover - the module ships with the package
+        return None
+    return tactics.frame_rescorer(identity.score_frame, weight=0.5)
+
+
+@dataclass
+class RunSummary:
+    run_id: int
+    trigger: str
+    watchlist_size: int
+    activity_rows: int
+    hits: int
+    new_hits: int
+    instructions: int
+    seconds: float
+    hit_ids: list[int] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+def _collide(activity: Path | list[Path], wl: Path, keys: Path, rules: RuleSet, since: datetime | None,
+             until: datetime | None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    stats: dict[str, Any] = {}
+    src: Any = [str(p) for p in activity] if isinstance(activity, list) else str(activity)
+    with tactics.DuckDBEngine(src, str(wl), str(keys)) as engine:
+        hits = tactics.collide(engine, rules, since=since, until=until, rescore=rescorer(), stats=stats)
+    return hits.to_pylist(), stats
+
+
+async def run_collision(db: Database, settings: Settings, actor: Actor, *, trigger: str = "manual",
+                        batch_id: str | None = None, activity: list[Path] | None = None,
+                        since: datetime | None = None, until: datetime | None = None,
+                        rules: RuleSet | None = None) -> RunSummary:
+    """One collision run over all ingested activity (or the given batch files) against the active lists."""
+    lock = _locks.setdefault(id(db), asyncio.Lock())
+    async with lock:  # runs are serialised: two at once would race on the same new hits
+        t0 = time.perf_counter()
+        rules = rules or load_rules()
+        wl_dir = Path(settings.intel_dir) / "watchlist"
+        async with db.read() as session:
+            wl, keys, n_watch = await persons.export_watchlist(session, wl_dir)
+        src: Path | list[Path] = activity if activity is not None else activity_dir(settings)
+        rows: list[dict[str, Any]] = []
+        stats: dict[str, Any] = {"touched_rows": 0}
+        if n_watch and _has_parquet(src):
+            rows, stats = await asyncio.to_thread(_collide, src, wl, keys, rules, since, until)
+        async with db.tx() as session:
+            run = CollisionRun(trigger=trigger, batch_id=batch_id, rules=[r.code for r in rules.active],
+                               watchlist_size=n_watch, activity_rows=int(stats.get("touched_rows") or 0),
+                               started_by=actor.user_id, started_at=utcnow())
+            session.add(run)
+            await session.flush()
+            new, n_orders = await _record_hits(session, actor, settings, run, rows, rules)
+            run.hits, run.new_hits, run.instructions = len(rows), len(new), n_orders
+            run.seconds = round(time.perf_counter() - t0, 3)
+            run.finished_at = utcnow()
+            audit.append(session, actor, "collision.run", component=COMPONENT, target_type="collision_run",
+                         target_id=run.id, detail={"trigger": trigger, "batch_id": batch_id, "hits": len(rows),
+                                                   "new_hits": len(new), "instructions": n_orders})
+            summary = RunSummary(run.id, trigger, n_watch, run.activity_rows, len(rows), len(new), n_orders,
+                                 run.seconds, [h.id for h in new])
+        log.info("collision run %s (%s): %d hits, %d new, %d 核查指令", summary.run_id, trigger, summary.hits,
+                 summary.new_hits, summary.instructions)
+        return summary
+
+
+async def _record_hits(session: Any, actor: Actor, settings: Settings, run: CollisionRun,
+                       rows: list[dict[str, Any]], rules: RuleSet) -> tuple[list[CollisionHit], int]:
+    if not rows:
+        return [], 0
+    keys = [r["hit_key"] for r in rows]
+    existing = {h.hit_key: h for h in (await session.execute(
+        select(CollisionHit).where(CollisionHit.hit_key.in_(keys)))).scalars()}
+    orgs = {code: (oid, name) for oid, code, name in (await session.execute(select(Org.id, Org.code, Org.name))).all()}
+    names = {oid: name for oid, _code, name in (await session.execute(select(Org.id, Org.code, Org.name))).all()}
+    person_ids = {int(r["person_key"]) for r in rows}
+    person_org = dict((await session.execute(select(KeyPerson.id, KeyPerson.org_id)
+                                             .where(KeyPerson.id.in_(person_ids)))).all())
+    now = utcnow()
+    new: list[CollisionHit] = []
+    for r in rows:
+        if (h := existing.get(r["hit_key"])) is not None:
+            h.last_seen_at, h.last_run_id = now, run.id
+            continue
+        org = orgs.get(r["org_code"] or "")
+        org_id = org[0] if org else person_org.get(int(r["person_key"]))
+        h = CollisionHit(
+            hit_key=r["hit_key"], run_id=run.id, last_run_id=run.id, rule_code=r["rule_code"],
+            person_id=int(r["person_key"]), record_id=r["record_id"], source=r["source"], at=as_utc(r["at"]),
+            match_type=r["match_type"], score=float(r["score"]), reasons=json.loads(r["reasons"] or "[]"),
+            venue_code=r["venue_code"], venue_name=r["venue_name"], room=r["room"], lat=r["lat"], lon=r["lon"],
+            group_key=r["group_key"], org_id=org_id, status="new" if org_id else "no_station",
+            first_seen_at=now, last_seen_at=now)
+        session.add(h)
+        new.append(h)
+        existing[r["hit_key"]] = h
+    await session.flush()
+    # One 核查指令 per station and hit group (a same-room-night group is one order, not one per person).
+    by_code = {r.code: r for r in rules.rules}
+    texts = {r["hit_key"]: r["instruction"] for r in rows}
+    groups: dict[tuple[int, str], list[CollisionHit]] = defaultdict(list)
+    for h in new:
+        if h.org_id is not None:
+            groups[(h.org_id, h.group_key or h.hit_key)].append(h)
+    n_orders = 0
+    for (org_id, _g), hits in groups.items():
+        rule = by_code[hits[0].rule_code]
+        body = "\n".join(dict.fromkeys(texts[h.hit_key] for h in hits))
+        minutes = rule.instruction.feedback_minutes
+        content = f"【批量比对碰撞·{rule.name}】{body}\n（比中{len(hits)}条，请于{minutes}分钟内核查反馈）"
+        instr = await instructions.issue_to_org(
+            session, actor, settings, kind=InstructionKind.VERIFY, org_id=org_id, org_name=names.get(org_id, ""),
+            content=content, urgent=rule.priority == "urgent",
+            feedback_seconds=rule.instruction.feedback_minutes * 60)
+        for h in hits:
+            h.instruction_id, h.status = instr.id, "instructed"
+        n_orders += 1
+    return new, n_orders
+
+
+def hit_out(h: CollisionHit) -> dict[str, Any]:
+    return {k: getattr(h, k) for k in (
+        "id", "hit_key", "run_id", "last_run_id", "rule_code", "person_id", "record_id", "source", "at", "match_type",
+        "score", "reasons", "venue_code", "venue_name", "room", "lat", "lon", "group_key", "org_id", "instruction_id",
+        "status", "first_seen_at", "last_seen_at")}
+
+
+# --- ingestion -------------------------------------------------------------------------------------------
+
+
+async def ingest_file(db: Database, settings: Settings, actor: Actor, path: Path, mapping: str, *,
+                      file_name: str | None = None, collide: bool = True) -> dict[str, Any]:
+    """Ingest one file (places resolved to the responsible station), record the batch, then collide it."""
+    from zhihui.intel import ingest
+
+    index = await jurisdiction_index(db)
+    async with db.read() as session:
+        codes = dict((await session.execute(select(Org.id, Org.code))).all())
+
+    def resolve(lat: float, lon: float) -> str | None:
+        oid = index.locate(lat, lon) if len(index) else None
+        return codes.get(oid) if oid is not None else None
+
+    today = (utcnow().astimezone(SHANGHAI)).date()
+    result = await asyncio.to_thread(ingest.ingest, path, mapping, activity_dir(settings).parent, org_resolver=resolve,
+                                     today=today)
+    out = result.as_dict()
+    async with db.tx() as session:
+        if await session.get(IngestBatch, result.batch_id) is None:
+            session.add(IngestBatch(
+                id=result.batch_id, file_name=file_name or Path(path).name, sha256=result.sha256,
+                mapping=result.mapping or mapping, sources=sorted(result.sources), rows_in=result.rows_in,
+                rows_ok=result.rows_ok, rows_quarantined=result.rows_quarantined,
+                rows_skipped_duplicate=result.rows_skipped_duplicate, reasons=result.reasons,
+                created_by=actor.user_id))
+        audit.append(session, actor, "intel.ingest", component=COMPONENT, target_type="ingest_batch",
+                     target_id=result.batch_id, detail={k: out[k] for k in (
+                         "rows_in", "rows_ok", "rows_quarantined", "rows_skipped_duplicate", "already_ingested")})
+    files = [Path(p) for p in result.paths.get("activity") or []]
+    if collide and files and not result.already_ingested:
+        out["collision"] = (await run_collision(db, settings, actor, trigger="ingest", batch_id=result.batch_id,
+                                                activity=files)).as_dict()
+    return out
+
+
+# --- the twice-daily schedule ------------------------------------------------------------------------------
+
+
+def last_slot(now: datetime, times: tuple[str, ...]) -> datetime | None:
+    """The latest scheduled Beijing time at or before `now` (within the last day), as UTC."""
+    local = as_utc(now).astimezone(SHANGHAI)
+    best = None
+    for day in (local.date(), local.date() - timedelta(days=1)):
+        for t in times:
+            hh, mm = (int(x) for x in t.split(":"))
+            slot = datetime(day.year, day.month, day.day, hh, mm, tzinfo=SHANGHAI)
+            if slot <= local and (best is None or slot > best):
+                best = slot
+    return best.astimezone(as_utc(now).tzinfo) if best else None
+
+
+async def scheduled_collision(db: Database, settings: Settings) -> RunSummary | None:
+    """Run the scheduled collision if the latest slot has not had its run yet."""
+    slot = last_slot(utcnow(), settings.collision_times)
+    if slot is None:
+        return None
+    async with db.read() as session:
+        done = (await session.execute(select(func.count()).select_from(CollisionRun).where(
+            CollisionRun.trigger == "schedule", CollisionRun.started_at >= slot))).scalar_one()
+    if done:
+        return None
+    return await run_collision(db, settings, Actor.system(), trigger="schedule")
+
+
+async def collision_loop(db: Database, settings: Settings, bus: Any, interval: float = 60.0) -> None:
+    while True:
+        try:
+            if await scheduled_collision(db, settings):
+                bus.committed()
+        except Exception:
+            log.exception("scheduled collision failed; retrying at the next check")
+        await asyncio.sleep(interval)
