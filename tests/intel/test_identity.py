@@ -15,6 +15,8 @@ from zhihui.intel.identity import FellegiSunter, IdentityMatch, resolve, score_f
 from zhihui.sim.identities import generate_identities, homophones, romanise
 from zhihui.sim.population import id_check_digit
 
+pytestmark = pytest.mark.dbfree
+
 
 def make_id(region: str, birth: str, seq: str) -> str:
     body = f"{region}{birth}{seq}"

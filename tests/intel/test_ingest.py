@@ -30,6 +30,8 @@ from zhihui.intel.ingest import (
 from zhihui.intel.schema import ACTIVITY, SOURCES
 from zhihui.sim.population import generate_population, id_check_digit, write_population
 
+pytestmark = pytest.mark.dbfree
+
 TODAY = date(2026, 2, 1)  # after the simulator's default window (2026-01-05 + a few days)
 
 # A hand-made mini city: enough estates, hotels, shops and roads for the simulator, no road graph needed.

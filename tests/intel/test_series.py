@@ -20,6 +20,8 @@ from zhihui.intel.series import (
 )
 from zhihui.sim.series import generate_cases
 
+pytestmark = pytest.mark.dbfree
+
 # mo_tags on texts written the way 警情 are written (not the generator's templates) -----------------------
 
 REAL_LOOKING = [

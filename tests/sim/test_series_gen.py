@@ -11,6 +11,8 @@ import pytest
 from zhihui.incidents.categories import categories
 from zhihui.sim.series import DEFAULT_BBOX, SeriesKnobs, generate_cases, generate_offenders
 
+pytestmark = pytest.mark.dbfree
+
 N = 300
 
 
