@@ -119,7 +119,11 @@ def pandas_counts(inc: pd.DataFrame, a: datetime, b: datetime, by: str) -> dict[
             key = sel["jurisdiction_org_id"].astype(str)
         else:
             lt = sel["received_at"].dt.tz_localize(None) + BJ
-            key = lt.dt.strftime("%H") if by == "hour" else lt.dt.strftime("%G-W%V")
+            if by == "hour":  # the vectorised accessors, not strftime (which is ~50× slower in pandas)
+                key = lt.dt.hour
+            else:
+                iso = lt.dt.isocalendar()
+                key = iso["year"] * 100 + iso["week"]
         out[name] = key.value_counts()
     return {"total": int(out["now"].sum()), "groups": out["now"].to_dict()}
 
@@ -153,7 +157,7 @@ def timed(fn: Any, repeat: int) -> tuple[float, list[float], Any]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rows", type=int, default=10_000_000)
-    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="10^5 rows, 2 repeats")
     args = ap.parse_args()
     rows, repeat = (100_000, 2) if args.quick else (args.rows, args.repeat)

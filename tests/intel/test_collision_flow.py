@@ -125,3 +125,44 @@ async def test_the_twice_daily_schedule(app: Any, client: httpx.AsyncClient, wor
     first = await service.scheduled_collision(app.state.db, settings)
     assert first is not None and first.trigger == "schedule"
     assert await service.scheduled_collision(app.state.db, settings) is None  # once per slot
+
+
+async def test_one_order_per_record_however_many_rules_hit_it(app: Any, client: httpx.AsyncClient, world: World,
+                                                              tmp_path: Path) -> None:
+    """A fugitive's car at a checkpoint meets 在逃人员全量比对 and the plate rule: one urgent order, not two."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from zhihui.intel import schema
+    from zhihui.intel.persons import PersonIn, create_person
+
+    async with app.state.db.tx() as session:
+        org = Org(code="440304530000", name="卡口派出所", kind="station")
+        session.add(org)
+        await session.flush()
+        await create_person(session, Actor(None, "t", "analyst"), PersonIn(
+            name="李四", id_number="440304199001011233", category="在逃", plates=["粤B99999"]))
+        await create_person(session, Actor(None, "t", "analyst"), PersonIn(
+            name="王五", id_number="110101198001010010", category="吸毒人员", plates=["粤B88888"]))
+        org_id = org.id
+    at = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+    rows = [{"record_id": f"cp-{i}", "source": "checkpoint_pass", "batch_id": "b1", "at": at, "plate": plate,
+             "venue_code": "KK01", "venue_name": "深南大道卡口", "lat": 22.54, "lon": 114.05,
+             "org_code": "440304530000"} for i, plate in enumerate(("粤B99999", "粤B88888", "粤B00000"))]
+    table = pa.Table.from_pylist([{f.name: r.get(f.name) for f in schema.ACTIVITY} for r in rows],
+                                 schema=schema.ACTIVITY)
+    path = tmp_path / "cp.parquet"
+    pq.write_table(table, path)
+    out = await service.run_collision(app.state.db, app.state.settings, Actor(None, "t", "analyst"),
+                                      activity=[path])
+    r = await client.get("/api/v1/intel/hits", params={"purpose": "卡口比中核查"}, headers=world.headers["analyst"])
+    by_record: dict[str, list[dict]] = {}
+    for h in r.json():
+        by_record.setdefault(h["record_id"], []).append(h)
+    fugitive = by_record["cp-0"]
+    assert {h["rule_code"] for h in fugitive} >= {"FUGITIVE_ANY", "KEY_PLATE_CHECKPOINT"}
+    assert len({h["instruction_id"] for h in fugitive}) == 1 and "cp-2" not in by_record
+    assert out.instructions == len({h["instruction_id"] for hs in by_record.values() for h in hs})
+    order = (await client.get(f"/api/v1/instructions/{fugitive[0]['instruction_id']}",
+                              headers=world.headers["analyst"])).json()
+    assert order["urgent"] and order["org_id"] == org_id and "在逃人员全量比对" in order["content"]

@@ -140,8 +140,9 @@ async def _record_hits(session: Any, actor: Actor, settings: Settings, run: Coll
     keys = [r["hit_key"] for r in rows]
     existing = {h.hit_key: h for h in (await session.execute(
         select(CollisionHit).where(CollisionHit.hit_key.in_(keys)))).scalars()}
-    orgs = {code: (oid, name) for oid, code, name in (await session.execute(select(Org.id, Org.code, Org.name))).all()}
-    names = {oid: name for oid, _code, name in (await session.execute(select(Org.id, Org.code, Org.name))).all()}
+    org_rows = (await session.execute(select(Org.id, Org.code, Org.name))).all()
+    orgs = {code: (oid, name) for oid, code, name in org_rows}
+    org_names = {oid: name for oid, _code, name in org_rows}
     person_ids = {int(r["person_key"]) for r in rows}
     person_org = dict((await session.execute(select(KeyPerson.id, KeyPerson.org_id)
                                              .where(KeyPerson.id.in_(person_ids)))).all())
@@ -164,23 +165,24 @@ async def _record_hits(session: Any, actor: Actor, settings: Settings, run: Coll
         new.append(h)
         existing[r["hit_key"]] = h
     await session.flush()
-    # One 核查指令 per station and hit group (a same-room-night group is one order, not one per person).
+    # One 核查指令 per station and hit group: a same-room-night group is one order, not one per person, and
+    # a record that several rules hit (a fugitive's car at a checkpoint) is one order at the most urgent terms.
     by_code = {r.code: r for r in rules.rules}
     texts = {r["hit_key"]: r["instruction"] for r in rows}
     groups: dict[tuple[int, str], list[CollisionHit]] = defaultdict(list)
     for h in new:
         if h.org_id is not None:
-            groups[(h.org_id, h.group_key or h.hit_key)].append(h)
+            groups[(h.org_id, h.group_key or f"{h.source}:{h.record_id}:{h.person_id}")].append(h)
     n_orders = 0
     for (org_id, _g), hits in groups.items():
-        rule = by_code[hits[0].rule_code]
+        hit_rules = [by_code[h.rule_code] for h in hits]
+        minutes = min(r.instruction.feedback_minutes for r in hit_rules)
+        names = "、".join(dict.fromkeys(r.name for r in hit_rules))
         body = "\n".join(dict.fromkeys(texts[h.hit_key] for h in hits))
-        minutes = rule.instruction.feedback_minutes
-        content = f"【批量比对碰撞·{rule.name}】{body}\n（比中{len(hits)}条，请于{minutes}分钟内核查反馈）"
+        content = f"【批量比对碰撞·{names}】{body}\n（比中{len(hits)}条，请于{minutes}分钟内核查反馈）"
         instr = await instructions.issue_to_org(
-            session, actor, settings, kind=InstructionKind.VERIFY, org_id=org_id, org_name=names.get(org_id, ""),
-            content=content, urgent=rule.priority == "urgent",
-            feedback_seconds=rule.instruction.feedback_minutes * 60)
+            session, actor, settings, kind=InstructionKind.VERIFY, org_id=org_id, org_name=org_names.get(org_id, ""),
+            content=content, urgent=any(r.priority == "urgent" for r in hit_rules), feedback_seconds=minutes * 60)
         for h in hits:
             h.instruction_id, h.status = instr.id, "instructed"
         n_orders += 1
