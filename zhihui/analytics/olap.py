@@ -41,7 +41,8 @@ ORDERS = pa.schema([
 CHUNK = 50_000
 ROW_GROUP = 122_880  # DuckDB's own row-group size: a day of a big city is a few groups, the rest is skipped
 
-# Group keys in SQL, mirroring stats._key; `lt` is the Beijing wall time (UTC+8, no DST since 1991).
+# Group keys in SQL, mirroring stats._key; `lt` is the Beijing wall time (UTC+8, no DST since 1991). Keys are
+# grouped as numbers or dates and formatted afterwards: strftime over millions of rows costs seconds.
 _KEY_SQL = {
     "category": "substr(category_code, 1, 2)",
     "category2": "substr(category_code, 1, 4)",
@@ -49,11 +50,18 @@ _KEY_SQL = {
     "level": "CAST(level AS VARCHAR)",
     "jurisdiction": "coalesce(CAST(jurisdiction_org_id AS VARCHAR), 'none')",
     "channel": "channel",
-    "day": "strftime(lt, '%Y-%m-%d')",
-    "week": "strftime(lt, '%G-W%V')",
-    "month": "strftime(lt, '%Y-%m')",
-    "hour": "strftime(lt, '%H')",
-    "weekday": "CAST(isodow(lt) AS VARCHAR)",
+    "day": "CAST(lt AS DATE)",
+    "week": "isoyear(lt) * 100 + week(lt)",
+    "month": "CAST(date_trunc('month', lt) AS DATE)",
+    "hour": "hour(lt)",
+    "weekday": "isodow(lt)",
+}
+_KEY_FORMAT: dict[str, Any] = {
+    "day": lambda d: d.isoformat(),
+    "week": lambda n: f"{n // 100}-W{n % 100:02d}",
+    "month": lambda d: d.isoformat()[:7],
+    "hour": lambda h: f"{h:02d}",
+    "weekday": str,
 }
 
 
@@ -125,8 +133,10 @@ def counts(con: duckdb.DuckDBPyConnection, since: datetime, until: datetime, by:
         params += [a, b]
     rows = con.execute(" UNION ALL ".join(parts), params).fetchall()
     got: dict[str, dict[str | None, int]] = {"now": {}, "mom": {}, "yoy": {}}
+    fmt = _KEY_FORMAT.get(by)
     for w, k, n in rows:
-        got[w][k] = int(n)
+        key = fmt(k) if fmt is not None and k is not None else k
+        got[w][key] = got[w].get(key, 0) + int(n)
     totals = {w: sum(v.values()) for w, v in got.items()}
     now = got["now"]
     keys = sorted(now) if by in ("day", "week", "month", "hour") else sorted(now, key=lambda k: (-now[k], k))
