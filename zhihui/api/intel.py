@@ -359,3 +359,10 @@ async def high_risk_origin(request: Request, actor: Annotated[Actor, Depends(req
         audit.append(session, actor, "person.origin_search", component="intel", target_type="activity",
                      detail={"purpose": purpose, "prefixes": pre, "rows": len(rows)})
     return {"prefixes": pre, "rows": rows}
+
+
+@router.get("/series/suggest")
+async def series_suggest(request: Request, _actor: Annotated[Actor, Depends(require(*ANALYSTS))],
+                         incident_id: int, top: Annotated[int, Query(ge=1, le=50)] = 10) -> dict:
+    """串并案: incidents likely by the same offender (same crime group, ≤ 180 days, ≤ 5 km), with evidence."""
+    return await service.suggest_series(db_of(request), incident_id, top=top)

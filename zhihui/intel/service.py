@@ -271,3 +271,70 @@ async def collision_loop(db: Database, settings: Settings, bus: Any, interval: f
         except Exception:
             log.exception("scheduled collision failed; retrying at the next check")
         await asyncio.sleep(interval)
+
+
+# --- 串并案 suggestions over the platform's incidents -----------------------------------------------------
+
+_linker_lock = asyncio.Lock()
+_linker: Any = None
+SERIES_WINDOW_DAYS = 180
+SERIES_RADIUS_M = 5000.0
+
+
+def _train_linker() -> Any:
+    """The series linker, trained on GENERATED solved cases (zhihui.sim.series) until the bureau's own solved
+    cases with known offenders are loaded; MO comes from the description text, as on real incidents."""
+    from zhihui.intel.series import SeriesLinker, sample_pairs
+    from zhihui.sim.series import generate_cases
+
+    cases = generate_cases(seed=1, n_offenders=400)
+    pairs, y = sample_pairs(cases, ratio=10.0, seed=0)
+    return SeriesLinker(model="gbm", mo="text").fit(cases, pairs, y)
+
+
+async def series_linker() -> Any:
+    global _linker
+    async with _linker_lock:
+        if _linker is None:
+            _linker = await asyncio.to_thread(_train_linker)
+    return _linker
+
+
+async def suggest_series(db: Database, incident_id: int, *, top: int = 10, days: int = SERIES_WINDOW_DAYS,
+                         radius_m: float = SERIES_RADIUS_M) -> dict[str, Any]:
+    """Incidents of the same crime group within `days` and `radius_m` ranked by P(same offender), with evidence."""
+    import math
+
+    import pandas as pd
+
+    from zhihui.core.errors import InvalidInput, NotFound
+    from zhihui.incidents.models import Incident
+    from zhihui.intel.series import suggest_series as rank
+
+    async with db.read() as session:
+        inc = await session.get(Incident, incident_id)
+        if inc is None:
+            raise NotFound("incident", incident_id)
+        if inc.lat is None or inc.lon is None:
+            raise InvalidInput("incident_id", f"incident {incident_id} has no location to compare")
+        dlat = radius_m / 111_320.0
+        dlon = dlat / max(0.1, math.cos(math.radians(inc.lat)))
+        window = timedelta(days=days)
+        rows = (await session.execute(select(
+            Incident.id, Incident.number, Incident.category_code, Incident.received_at, Incident.lat, Incident.lon,
+            Incident.description).where(
+            Incident.id != inc.id, Incident.category_code.startswith(inc.category_code[:4]),
+            Incident.received_at >= inc.received_at - window, Incident.received_at <= inc.received_at + window,
+            Incident.lat.between(inc.lat - dlat, inc.lat + dlat), Incident.lon.between(inc.lon - dlon, inc.lon + dlon),
+            Incident.status.notin_(("merged", "cancelled"))).limit(5000))).all()
+    if not rows:
+        return {"incident_id": inc.id, "number": inc.number, "candidates": 0, "suggestions": []}
+    cases = pd.DataFrame(
+        [(str(inc.id), inc.number, inc.category_code, as_utc(inc.received_at), inc.lat, inc.lon, inc.description)]
+        + [(str(r.id), r.number, r.category_code, as_utc(r.received_at), r.lat, r.lon, r.description) for r in rows],
+        columns=["case_id", "number", "category", "at", "lat", "lon", "text"])
+    linker = await series_linker()
+    found = await asyncio.to_thread(rank, linker, cases, str(inc.id), top)
+    numbers = dict(zip(cases["case_id"], cases["number"], strict=True))
+    return {"incident_id": inc.id, "number": inc.number, "candidates": len(rows),
+            "suggestions": [{**s, "incident_id": int(s["case_id"]), "number": numbers[s["case_id"]]} for s in found]}
