@@ -53,8 +53,8 @@ _KEY_SQL = {
     "day": "CAST(lt AS DATE)",
     "week": "isoyear(lt) * 100 + week(lt)",
     "month": "CAST(date_trunc('month', lt) AS DATE)",
-    "hour": "hour(lt)",
-    "weekday": "isodow(lt)",
+    "hour": "(lt_us // 3600000000) % 24",
+    "weekday": "(lt_us // 86400000000 + 3) % 7 + 1",  # 1970-01-01 was a Thursday (ISO day 4)
 }
 _KEY_FORMAT: dict[str, Any] = {
     "day": lambda d: d.isoformat(),
@@ -100,7 +100,10 @@ def connect(incidents: str | Path, orders: str | Path | None = None, *, threads:
     con.execute("SET TimeZone = 'UTC'")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
-    con.execute(f"""CREATE VIEW incidents AS SELECT *, CAST(received_at AS TIMESTAMP) + INTERVAL 8 HOUR AS lt
+    # Beijing wall time from the UTC micros by arithmetic: casting TIMESTAMPTZ goes through ICU per row (3× slower).
+    con.execute(f"""CREATE VIEW incidents AS
+                    SELECT *, epoch_us(received_at) + 28800000000 AS lt_us,
+                           make_timestamp(epoch_us(received_at) + 28800000000) AS lt
                     FROM read_parquet('{_q(incidents)}')""")
     if orders is not None:
         con.execute(f"CREATE VIEW orders AS SELECT * FROM read_parquet('{_q(orders)}')")
@@ -160,10 +163,9 @@ def kpi_percentiles(con: duckdb.DuckDBPyConnection, since: datetime, until: date
     if by not in ("overall", "station", "shift"):
         raise ValueError("by must be one of overall, station, shift")
     first = """(SELECT incident_id, arg_min(station_org_id, issued_at) AS station FROM orders GROUP BY incident_id)"""
-    group_inc = {"overall": "'all'", "shift": "CASE WHEN hour(i.lt) BETWEEN 8 AND 19 THEN 'day' ELSE 'night' END",
-                 "station": "CAST(f.station AS VARCHAR)"}[by]
-    group_ord = {"overall": "'all'", "shift": "CASE WHEN hour(i.lt) BETWEEN 8 AND 19 THEN 'day' ELSE 'night' END",
-                 "station": "CAST(o.station_org_id AS VARCHAR)"}[by]
+    shift = "CASE WHEN (i.lt_us // 3600000000) % 24 BETWEEN 8 AND 19 THEN 'day' ELSE 'night' END"
+    group_inc = {"overall": "'all'", "shift": shift, "station": "CAST(f.station AS VARCHAR)"}[by]
+    group_ord = {"overall": "'all'", "shift": shift, "station": "CAST(o.station_org_id AS VARCHAR)"}[by]
     join = f"LEFT JOIN {first} f ON f.incident_id = i.id" if by == "station" else ""
     where = "i.received_at >= ? AND i.received_at < ? AND i.status <> 'merged'"
     inc = con.execute(f"""
