@@ -114,6 +114,16 @@ async def test_upload_collide_instruct_answer(app: Any, client: httpx.AsyncClien
     assert r.status_code == 422 and r.json()["field"] == "plate"
     r = await client.post("/api/v1/intel/collisions/run", json={}, headers=h["call_taker"])
     assert r.status_code == 403
+    r = await client.get("/api/v1/intel/trajectory", params={
+        "purpose": "轨迹研判", "id_number": person["id_number"], "since": "2026-02-01T00:00:00+08:00",
+        "until": "2026-01-01T00:00:00+08:00"}, headers=h["analyst"])
+    assert r.status_code == 422 and r.json()["field"] == "until"
+    # The client never sees server paths; the quarantine (none here) downloads as CSV.
+    assert "paths" not in out
+    r = await client.get(f"/api/v1/intel/batches/{out['batch_id']}/quarantine.csv", headers=h["analyst"])
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    r = await client.get("/api/v1/intel/batches/nope/quarantine.csv", headers=h["analyst"])
+    assert r.status_code == 404
 
 
 async def test_the_twice_daily_schedule(app: Any, client: httpx.AsyncClient, world: World, tmp_path: Path) -> None:

@@ -85,7 +85,8 @@ def live_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     else:
         url = sqlite_url(tmp / "web.db")
     _run(prepare_database(url))
-    settings = load_settings(database_url=url, **getattr(request.module, "LIVE_SETTINGS", {}))
+    overrides = {"intel_dir": tmp_path_factory.mktemp("intel"), **getattr(request.module, "LIVE_SETTINGS", {})}
+    settings = load_settings(database_url=url, **overrides)
     port = _free_port()
     config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
                             loop="asyncio", lifespan="on")

@@ -165,6 +165,11 @@ def test_english_switch_and_layouts(live_server: Any, new_page: Any, shot: Any) 
     expect(page.get_by_test_id("stats-link")).to_have_attribute("href", "/stats")
     box = page.get_by_test_id("logout").bounding_box()
     assert box and box["x"] + box["width"] <= 1280, box
+    # …and the overdue counter, the one that matters most, is not clipped by the header's links.
+    clip = page.evaluate("""() => { const s = document.querySelector('.top .stats').getBoundingClientRect();
+        const o = document.querySelector('[data-testid=stat-overdue]').getBoundingClientRect();
+        return s.right - o.right; }""")
+    assert clip >= 0, clip
     shot(page, "10-console-english")
     page.get_by_test_id("lang-switch").click()
     expect(page.get_by_test_id("tab-intake")).to_have_text("接警")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
+from fastapi.responses import Response
 from pydantic import Field
 from sqlalchemy import select
 
@@ -180,10 +181,31 @@ async def ingest_file(request: Request, actor: Annotated[Actor, Depends(require(
     final = incoming / f"{digest.hexdigest()[:16]}-{name}"
     tmp.replace(final)
     try:
-        return await service.ingest_file(db_of(request), settings, actor, final, mapping, file_name=name,
-                                         collide=collide)
+        out = await service.ingest_file(db_of(request), settings, actor, final, mapping, file_name=name,
+                                        collide=collide)
     except ingest.MappingError as exc:
-        raise InvalidInput("mapping", str(exc)) from exc
+        raise InvalidInput(getattr(exc, "field", None) or "mapping", str(exc)) from exc
+    out.pop("paths", None)  # server file paths are nobody's business on the client
+    return out
+
+
+@router.get("/batches/{batch_id}/quarantine.csv")
+async def quarantine_csv(request: Request, batch_id: str,
+                         _actor: Annotated[Actor, Depends(require(*ANALYSTS))]) -> Response:
+    """A batch's quarantined rows (line, field, reason in Chinese and English, the original cells) for Excel."""
+    from zhihui.intel import ingest
+
+    async with db_of(request).read() as session:
+        if await session.get(IngestBatch, batch_id) is None:
+            raise NotFound("ingest_batch", batch_id)
+    out_dir = service.activity_dir(settings_of(request)).parent
+    if not (out_dir / "quarantine" / f"{batch_id}.parquet").exists():
+        return Response("\ufeff", media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="quarantine-{batch_id}.csv"'})
+    path = await asyncio.to_thread(ingest.export_quarantine_csv, out_dir, batch_id)
+    data = await asyncio.to_thread(path.read_bytes)
+    return Response(data, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="quarantine-{batch_id}.csv"'})
 
 
 @router.get("/batches")
@@ -205,10 +227,7 @@ class RunBody(StrictModel):
 async def run_collision(request: Request, body: RunBody,
                         actor: Annotated[Actor, Depends(require(*EDITORS))]) -> dict:
     """批量比对碰撞 on demand over all ingested activity (optionally a time window)."""
-    for name in ("since", "until"):
-        v = getattr(body, name)
-        if v is not None and v.tzinfo is None:
-            raise InvalidInput(name, f"{name} must carry a UTC offset")
+    _window(body.since, body.until)
     out = await service.run_collision(db_of(request), settings_of(request), actor, trigger="manual",
                                       since=body.since, until=body.until)
     bus_of(request).committed()
@@ -259,6 +278,14 @@ def _aware(name: str, v: datetime | None) -> datetime | None:
     return v
 
 
+def _window(since: datetime | None, until: datetime | None) -> tuple[datetime | None, datetime | None]:
+    """Checked here, before a worker thread starts: a bad window is the caller's mistake, named, not a 500."""
+    since, until = _aware("since", since), _aware("until", until)
+    if since is not None and until is not None and since >= until:
+        raise InvalidInput("until", "until must be after since")
+    return since, until
+
+
 @router.get("/trajectory")
 async def trajectory(request: Request, actor: Annotated[Actor, Depends(require(*ANALYSTS))], purpose: PurposeQ,
                      id_number: str | None = None, plate: str | None = None, phone: str | None = None,
@@ -272,10 +299,11 @@ async def trajectory(request: Request, actor: Annotated[Actor, Depends(require(*
     if not any(keys.values()):
         raise InvalidInput("id_number", "give id_number, plate or phone")
     settings = settings_of(request)
+    since, until = _window(since, until)
 
     def run() -> list[dict]:
         with _engine(settings) as eng:
-            return _rows(tactics.trajectory(eng, **keys, since=_aware("since", since), until=_aware("until", until)))
+            return _rows(tactics.trajectory(eng, **keys, since=since, until=until))
 
     points = await asyncio.to_thread(run)
     async with unit_of_work(request) as session:
@@ -348,11 +376,11 @@ async def high_risk_origin(request: Request, actor: Annotated[Actor, Depends(req
     pre = prefixes.split(",")
     if any(len(p) not in (2, 4, 6) for p in pre):
         raise InvalidInput("prefixes", "region prefixes are 2, 4 or 6 digits")
+    a, b = _window(since, until)
 
     def run() -> list[dict]:
         with _engine(settings) as eng:
-            return _rows(tactics.high_risk_origin(eng, pre, since=_aware("since", since),  # type: ignore[arg-type]
-                                                  until=_aware("until", until), sources=src))  # type: ignore[arg-type]
+            return _rows(tactics.high_risk_origin(eng, pre, since=a, until=b, sources=src))  # type: ignore[arg-type]
 
     rows = await asyncio.to_thread(run)
     async with unit_of_work(request) as session:

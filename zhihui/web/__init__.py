@@ -1,5 +1,5 @@
-"""The browser screens: the command-centre console (`/`), the officers' phone page (`/m`) and 研判统计
-(`/stats`).
+"""The browser screens: the command-centre console (`/`), the officers' phone page (`/m`), 研判统计
+(`/stats`) and 情报研判 (`/intel`).
 
 Everything the browser loads is served from `static/` by this process: the isolated 公安网 has no
 CDN or tile server, and the Content-Security-Policy below makes the browser refuse anything else.
@@ -42,3 +42,7 @@ def install(app: FastAPI) -> None:
     @app.get("/stats", include_in_schema=False)
     async def statistics() -> FileResponse:
         return _page("stats.html")
+
+    @app.get("/intel", include_in_schema=False)
+    async def intelligence() -> FileResponse:
+        return _page("intel.html")

@@ -41,7 +41,10 @@ function Header({ user, conn, stats, wall, setWall }) {
     <${Clock} />
     <span class=${"conn conn-" + conn} data-testid="conn-state" role="status">${t("conn." + conn)}</span>
     <span class="who" data-testid="who" title=${user.full_name}>${user.full_name.split(" ").slice(-1)[0]} · ${t("role." + user.role)}</span>
-    ${can(user, "stats") && html`<a class="link" href="/stats" data-testid="stats-link" title=${t("stats.link")}>${t("stats.link")}</a>`}
+    ${(can(user, "stats") || can(user, "intel")) && html`<span class="pages">
+      ${can(user, "stats") && html`<a class="link" href="/stats" data-testid="stats-link" title=${t("stats.link")}>${t("stats.link")}</a>`}
+      ${can(user, "intel") && html`<a class="link" href="/intel" data-testid="intel-link" title=${t("intel.link")}>${t("intel.link")}</a>`}
+    </span>`}
     <button class="link" data-testid="wall-switch" aria-pressed=${wall ? "true" : "false"} onClick=${() => setWall(!wall)}>${t(wall ? "wall.off" : "wall.on")}</button>
     <button class="link" data-testid="lang-switch" onClick=${toggleLang}>${t("lang.switch")}</button>
     <button class="link" data-testid="logout" onClick=${logout}>${t("logout")}</button>

@@ -7,6 +7,7 @@ const CAN = {
   close: ["commander"],
   backlog: ["dispatcher", "commander", "leader", "inspector"],
   stats: ["analyst", "leader", "commander", "inspector", "admin"], // GET /analytics/* (the /stats page)
+  intel: ["analyst", "commander", "leader", "admin"], // GET /intel/* (the /intel page)
   hotspots: ["analyst", "leader", "commander", "inspector", "admin", "dispatcher"],
 };
 

@@ -103,6 +103,7 @@ register({
   "type.09": ["其他", "Other"],
   "wall.on": ["大屏", "Wall"],
   "stats.link": ["研判", "Stats"],
+  "intel.link": ["情报", "Intel"],
   "sandbox.badge": ["演练沙箱·模拟时间", "Sandbox · simulated time"],
   "sandbox.title": ["此服务器为演练沙箱，时间由模拟器推进，数据均为模拟", "A sandbox server: its clock is moved by the simulator and all data are simulated"],
   "wall.off": ["退出大屏", "Desk view"],

@@ -1,0 +1,258 @@
+"""情报研判 (/intel) in a real browser, as the demo bureau's analyst: a look-up without 查询事由 is refused, a key
+person is recorded (a bad phone named next to its field first), an activity file is uploaded with the
+sim_activities mapping (its bad row quarantined with the reason) and collided at once, the new hits and their
+核查指令 are listed, the person's trajectory comes back in time order on the map, a lead goes to a station as
+a 核查指令, and the page switches to English."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from playwright.sync_api import Page, expect
+
+from tests.web.client import PASSWORD, get, log_in, token
+from tests.web.test_accessibility import violations
+
+# The live server writes ingested activity under intel_dir: a directory of this module's own, not ./var/intel.
+PURPOSE = "线索核查：测试在逃人员"
+
+
+def id_number(body17: str) -> str:
+    """An 18-character resident ID with its GB 11643-1999 check digit."""
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    return body17 + "10X98765432"[sum(int(c) * w for c, w in zip(body17, weights, strict=True)) % 11]
+
+
+# Born 1990-03-07, registered in 长沙市芙蓉区 (430102): a 高危地区 search for "43" finds the person's records.
+PERSON_ID = id_number("43010219900307123")
+NOW = datetime.now(UTC).replace(microsecond=0)
+HOTEL_AT = NOW - timedelta(days=2, hours=3)
+CAFE_AT = NOW - timedelta(days=1, hours=1)
+
+
+def activities_csv() -> bytes:
+    """Three rows in the simulator's layout: the person in a hotel, then an internet café, and one row whose
+    latitude (999) cannot be right."""
+    rows = [
+        {"kind": "internet_cafe", "at": CAFE_AT.isoformat(), "person_id": "p1", "id_number": PERSON_ID, "plate": "",
+         "venue_code": "NB-T-001", "venue_name": "测试星空网吧", "lat": 22.5400, "lon": 114.0300,
+         "detail": json.dumps({"seat": "A12"}, ensure_ascii=False)},
+        {"kind": "hotel_checkin", "at": HOTEL_AT.isoformat(), "person_id": "p1", "id_number": PERSON_ID, "plate": "",
+         "venue_code": "HT-T-001", "venue_name": "测试福华宾馆", "lat": 22.5350, "lon": 114.0200,
+         "detail": json.dumps({"room": "302"}, ensure_ascii=False)},
+        {"kind": "hotel_checkin", "at": (NOW - timedelta(hours=5)).isoformat(), "person_id": "p2",
+         "id_number": id_number("44030419850101002"), "plate": "", "venue_code": "HT-T-002",
+         "venue_name": "坐标错误宾馆", "lat": 999, "lon": 114.03, "detail": json.dumps({"room": "101"})},
+    ]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue().encode("utf-8")
+
+
+def sign_in(page: Page, base: str, username: str) -> None:
+    page.goto(base + "/intel")
+    page.get_by_test_id("login-username").fill(username)
+    page.get_by_test_id("login-password").fill(PASSWORD)
+    page.get_by_test_id("login-submit").click()
+
+
+def test_analyst_desk(live_server: Any, new_page: Any, shot: Any) -> None:
+    base = live_server.url
+    page = new_page(1280, 900)
+    looked_up: list[str] = []
+    page.on("request", lambda r: looked_up.append(r.url) if "/api/v1/intel/persons?" in r.url else None)
+    sign_in(page, base, "yanpan")
+    expect(page.get_by_test_id("tab-persons")).to_have_attribute("aria-selected", "true")
+
+    # No 查询事由, no look-up: the page says so and sends nothing.
+    page.get_by_test_id("person-q").fill("张")
+    page.get_by_test_id("person-search").click()
+    expect(page.get_by_test_id("purpose-error")).to_contain_text("请先填写查询事由")
+    expect(page.get_by_test_id("purpose")).to_be_focused()
+    expect(page.get_by_test_id("person-results")).to_have_count(0)
+    page.get_by_test_id("purpose").fill("查询")  # too short (the server asks for 4 characters)
+    page.get_by_test_id("person-search").click()
+    expect(page.get_by_test_id("purpose-error")).to_be_visible()
+    assert looked_up == []
+    page.get_by_test_id("purpose").fill(PURPOSE)
+    expect(page.get_by_test_id("purpose-error")).to_have_count(0)
+
+    # A key person: a phone the server cannot read is named beside its field, then the record goes in.
+    page.get_by_test_id("person-name").fill("李测试")
+    page.get_by_test_id("person-id_number").fill(PERSON_ID)
+    page.get_by_test_id("person-category").select_option("在逃")
+    page.get_by_test_id("person-control_level").select_option("一级")
+    page.get_by_test_id("person-phones").fill("1380013800")  # one digit short
+    page.get_by_test_id("person-org_id").select_option(label="香蜜湖派出所")
+    page.get_by_test_id("person-submit").click()
+    expect(page.get_by_test_id("field-error-phones")).to_contain_text("手机号")
+    expect(page.get_by_test_id("person-phones")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_test_id("person-created")).to_have_count(0)
+    page.get_by_test_id("person-phones").fill("13800138000")
+    expect(page.get_by_test_id("field-error-phones")).to_have_count(0)
+    page.get_by_test_id("person-submit").click()
+    expect(page.get_by_test_id("person-created")).to_contain_text("李测试")
+    detail = page.get_by_test_id("person-detail")
+    expect(detail).to_contain_text("1990-03-07")  # from the ID
+    expect(detail).to_contain_text("香蜜湖派出所")
+    # Found again by the ID, with the purpose sent along.
+    page.get_by_test_id("person-q").fill(PERSON_ID)
+    page.get_by_test_id("person-search").click()
+    expect(page.locator("[data-testid=person-row]")).to_have_count(1)
+    expect(page.locator("[data-testid=person-row]")).to_contain_text("李测试")
+    assert looked_up and all("purpose=" in u for u in looked_up)
+    shot(page, "17-intel-persons")
+
+    # 数据导入: counts, the quarantine reason, and the batch's collision.
+    page.get_by_test_id("tab-ingest").click()
+    expect(page.get_by_test_id("ingest-mapping").locator("option[value=sim_activities]")).to_have_count(1)
+    page.get_by_test_id("ingest-file").set_input_files(
+        {"name": "activities.csv", "mimeType": "text/csv", "buffer": activities_csv()})
+    page.get_by_test_id("ingest-mapping").select_option("sim_activities")
+    page.get_by_test_id("ingest-submit").click()
+    result = page.get_by_test_id("ingest-result")
+    expect(result.get_by_test_id("count-in")).to_have_text("3", timeout=60_000)
+    expect(result.get_by_test_id("count-ok")).to_have_text("2")
+    expect(result.get_by_test_id("count-quarantined")).to_have_text("1")
+    reason = result.locator("[data-testid=reason-row][data-reason=bad_coordinate]")
+    expect(reason).to_contain_text("经纬度无效或超出范围")
+    expect(reason).to_contain_text("1")
+    expect(result.get_by_test_id("ingest-collision")).to_contain_text(re.compile(r"新增 [1-9]"))
+    expect(page.locator("[data-testid=batch-row]").first).to_contain_text("activities.csv")
+
+    # 比中预警: the person's hits, newest activity first, each with its 核查指令 to the place's station.
+    page.get_by_test_id("tab-hits").click()
+    rows = page.locator("[data-testid=hit-row]")
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_contain_text("李测试")
+    expect(rows.first).to_contain_text("测试星空网吧")
+    expect(rows.first).to_contain_text("FUGITIVE_ANY")
+    expect(rows.first).to_contain_text("身份证号一致")
+    expect(rows.nth(1)).to_contain_text("测试福华宾馆")
+    expect(rows.first.get_by_test_id("order-status")).to_contain_text(re.compile(r"指令#\d+ · 待签收"))
+    order_id = int(rows.first.get_by_test_id("order-status").get_attribute("data-order-id") or 0)
+    tok = token(base, "yanpan")
+    order = get(base, f"/instructions/{order_id}", tok)
+    assert order["kind"] == "verify" and "李测试" in order["content"] and order["status"] == "sent"
+    # A manual run over everything finds the same two and sends nothing new.
+    page.get_by_test_id("run-collision").click()
+    expect(page.get_by_test_id("run-summary")).to_contain_text("比中 2 条，新增 0 条，下发核查指令 0 条")
+    expect(page.locator("[data-testid=run-row]")).to_have_count(2)
+
+    # 轨迹 from the person's record: hotel, then café, in time order, drawn on the map.
+    page.get_by_test_id("tab-persons").click()
+    page.get_by_test_id("person-open").first.click()
+    page.get_by_test_id("person-trajectory").click()
+    expect(page.get_by_test_id("tab-trajectory")).to_have_attribute("aria-selected", "true")
+    points = page.locator("[data-testid=track-row]")
+    expect(points).to_have_count(2)
+    expect(points.first).to_contain_text("测试福华宾馆")
+    expect(points.first).to_contain_text("302")
+    expect(points.nth(1)).to_contain_text("测试星空网吧")
+    stamps = [points.nth(i).get_attribute("data-at") or "" for i in range(2)]
+    assert stamps == sorted(stamps) and stamps[0].startswith(HOTEL_AT.strftime("%Y-%m-%dT%H:%M"))
+    # Shown in Beijing time: 8 hours ahead of the UTC instant.
+    expect(points.first).to_contain_text((HOTEL_AT + timedelta(hours=8)).strftime("%H:%M"))
+    expect(page.get_by_test_id("track-map")).to_have_attribute("data-points", "2")
+    expect(page.locator("[data-testid=track-map] canvas").first).to_be_attached()
+    shot(page, "17-intel-trajectory")
+    # A plate the server cannot read is named beside the field.
+    page.get_by_test_id("track-key").select_option("plate")
+    page.get_by_test_id("track-value").fill("xx")
+    page.get_by_test_id("track-submit").click()
+    expect(page.get_by_test_id("field-error-value")).to_contain_text("plate")
+    expect(page.get_by_test_id("track")).to_have_count(0)  # no stale points under a failed look-up
+
+    # 高危地区: the 43 (湖南) prefix finds the person's two days of activity.
+    page.get_by_test_id("tab-origin").click()
+    page.get_by_test_id("origin-prefixes").fill("43")
+    page.get_by_test_id("origin-since").fill((NOW - timedelta(days=6)).strftime("%Y-%m-%d"))
+    page.get_by_test_id("origin-submit").click()
+    expect(page.locator("[data-testid=origin-row]")).to_have_count(2)
+    expect(page.get_by_test_id("origin")).to_contain_text("测试福华宾馆")
+
+    # 线索 → 核查指令 to a station.
+    page.get_by_test_id("tab-leads").click()
+    page.get_by_test_id("lead-source").select_option("群众举报")
+    page.get_by_test_id("lead-title").fill("网吧内疑似在逃人员")
+    page.get_by_test_id("lead-content").fill("群众反映测试星空网吧A区有一男子与通缉照片相似")
+    page.get_by_test_id("lead-submit").click()
+    expect(page.get_by_test_id("lead-created")).to_be_visible()
+    lead = page.locator("[data-testid=lead-row]", has_text="网吧内疑似在逃人员")
+    lead.get_by_test_id("lead-verify").click()
+    page.get_by_test_id("verify-org").select_option(label="景田派出所")
+    page.get_by_test_id("verify-minutes").fill("30")
+    page.get_by_test_id("verify-submit").click()
+    expect(page.get_by_test_id("verify-sent")).to_contain_text("景田派出所")
+    expect(lead.get_by_test_id("lead-status")).to_have_value("verifying")
+    expect(lead.get_by_test_id("order-status")).to_contain_text("待签收")
+    lead_id = int(lead.get_attribute("data-lead-id") or 0)
+    sent = next(x for x in get(base, "/intel/leads", tok) if x["id"] == lead_id)
+    verify = get(base, f"/instructions/{sent['instruction_id']}", tok)
+    assert verify["kind"] == "verify" and "30分钟" in verify["content"]
+
+    page.get_by_test_id("tab-hits").click()
+    expect(rows).to_have_count(2)
+    shot(page, "17-intel")
+
+    # English: tabs, headings and the words of the data, not the data itself.
+    page.get_by_test_id("lang-switch").click()
+    expect(page.get_by_test_id("tab-hits")).to_have_text("Hits")
+    expect(page.get_by_test_id("purpose").locator("xpath=preceding-sibling::label")).to_have_text("Purpose of look-up")
+    expect(rows.first.get_by_test_id("order-status")).to_contain_text("Order #")
+    expect(rows.first).to_contain_text("Fugitive")
+    page.get_by_test_id("tab-trajectory").click()
+    page.get_by_test_id("track-key").select_option("id_number")
+    page.get_by_test_id("track-value").fill(PERSON_ID)
+    page.get_by_test_id("track-submit").click()
+    expect(page.get_by_test_id("track")).to_contain_text("Track points in time order (2)")
+    expect(page.locator("[data-testid=track-row]").first).to_contain_text("Hotel check-in")
+    page.get_by_test_id("lang-switch").click()
+    expect(page.get_by_test_id("tab-hits")).to_have_text("比中预警")
+
+
+def test_tabs_keyboard_and_axe(live_server: Any, new_page: Any) -> None:
+    """Runs after the desk test (same server): the populated screens pass axe and the tabs follow the arrow keys."""
+    base = live_server.url
+    page = new_page(1280, 900, bypass_csp=True)
+    sign_in(page, base, "yanpan")
+    page.get_by_test_id("purpose").fill(PURPOSE)
+    page.get_by_test_id("person-search").click()
+    expect(page.locator("[data-testid=person-row]").first).to_be_visible()
+    assert violations(page) == [], "key persons"
+    page.get_by_test_id("tab-persons").focus()
+    page.keyboard.press("ArrowRight")
+    expect(page.get_by_test_id("tab-hits")).to_be_focused()
+    expect(page.get_by_test_id("tab-hits")).to_have_attribute("aria-selected", "true")
+    expect(page.locator("[data-testid=hit-row]").first).to_be_visible()
+    assert violations(page) == [], "hits"
+    page.keyboard.press("End")
+    expect(page.get_by_test_id("tab-leads")).to_have_attribute("aria-selected", "true")
+    expect(page.locator("[data-testid=lead-row]").first).to_be_visible()
+    assert violations(page) == [], "leads"
+
+
+def test_console_link_and_roles(live_server: Any, new_page: Any) -> None:
+    base = live_server.url
+    desk = new_page(1280, 720)
+    log_in(desk, base, "yanpan")
+    expect(desk.get_by_test_id("intel-link")).to_have_attribute("href", "/intel")
+    # A leader reads but does not write; a call-taker has no business here.
+    lead = new_page(1280, 720)
+    sign_in(lead, base, "lingdao")
+    expect(lead.get_by_test_id("readonly")).to_be_visible()
+    expect(lead.get_by_test_id("person-form")).to_have_count(0)
+    expect(lead.get_by_test_id("tab-persons")).to_be_visible()
+    taker = new_page(1280, 720)
+    sign_in(taker, base, "jiejing")
+    expect(taker.get_by_test_id("intel-denied")).to_contain_text("无权使用情报研判")
+    taker2 = new_page(1280, 720)
+    log_in(taker2, base, "jiejing")
+    expect(taker2.get_by_test_id("intel-link")).to_have_count(0)
