@@ -61,6 +61,7 @@ async def test_upload_collide_instruct_answer(app: Any, client: httpx.AsyncClien
     hits = r.json()
     assert len(hits) == col["hits"]
     assert all(x["org_id"] == org_id and x["status"] == "instructed" and x["instruction_id"] for x in hits)
+    assert all(x["rule_name"] for x in hits)
     # Every listed person with an ID-registered record is hit on the exact key (the plate rule adds others).
     async with app.state.db.read() as session:
         listed = dict((await session.execute(select(KeyPerson.id, KeyPerson.id_number))).all())

@@ -133,7 +133,7 @@ def test_analyst_desk(live_server: Any, new_page: Any, shot: Any) -> None:
     expect(rows).to_have_count(2)
     expect(rows.first).to_contain_text("李测试")
     expect(rows.first).to_contain_text("测试星空网吧")
-    expect(rows.first).to_contain_text("FUGITIVE_ANY")
+    expect(rows.first).to_contain_text("在逃人员全量比对")
     expect(rows.first).to_contain_text("身份证号一致")
     expect(rows.nth(1)).to_contain_text("测试福华宾馆")
     expect(rows.first.get_by_test_id("order-status")).to_contain_text(re.compile(r"指令#\d+ · 待签收"))

@@ -27,6 +27,7 @@ from zhihui.instructions.domain import InstructionKind
 from zhihui.intel import persons, schema, service, tactics
 from zhihui.intel.models import CollisionHit, CollisionRun, IngestBatch, KeyPerson, Lead
 from zhihui.intel.normalise import id_key, phone_key, plate_key
+from zhihui.intel.rules import load_rules
 
 router = APIRouter(prefix="/intel", tags=["intel"])
 ANALYSTS = (Role.ANALYST, Role.COMMANDER, Role.LEADER, Role.ADMIN)
@@ -259,7 +260,9 @@ async def hits(request: Request, actor: Annotated[Actor, Depends(require(*ANALYS
         rows = (await session.execute(stmt)).all()
         audit.append(session, actor, "person.search", component="intel", target_type="collision_hit",
                      detail={"purpose": purpose, "returned": sorted({h.person_id for h, _, _ in rows})[:200]})
-        return [{**service.hit_out(h), "person_name": n, "category": c} for h, n, c in rows]
+        names = {r.code: r.name for r in load_rules().rules}
+        return [{**service.hit_out(h), "rule_name": names.get(h.rule_code), "person_name": n, "category": c}
+                for h, n, c in rows]
 
 
 # --- tactics over the activity data --------------------------------------------------------------------------

@@ -388,7 +388,7 @@ function Hits({ editor, need, purposeOk, active, orgName, orders, reloadOrders }
         <tbody>${rows.map((h) => html`<tr data-testid="hit-row" data-hit-id=${String(h.id)} data-at=${h.at}>
           <td>${fmtDateTime(h.at)}<br /><small class="muted">${t("h.found")} ${fmtDateTime(h.first_seen_at)}</small></td>
           <td>${h.person_name} <small>#${h.person_id}</small><br /><small>${label("cat.", h.category)}</small></td>
-          <td class="mono">${h.rule_code}</td>
+          <td title=${h.rule_code}>${h.rule_name || h.rule_code}</td>
           <td>${label("m.", h.match_type)} <small>${Number(h.score).toFixed(2)}</small></td>
           <td class="wrap">${(h.reasons || []).join("、")}</td>
           <td class="wrap">${label("src.", h.source)}<br />${h.venue_name || ""}${h.room ? " " + h.room : ""}</td>
