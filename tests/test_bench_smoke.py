@@ -95,6 +95,8 @@ def test_hotspots_bench_smoke() -> None:
 # issues ask for as its last line (database-independent, so only the SQLite pass runs them).
 QUICK_BENCHES = {
     "stats_latency.py": ("rows", "max_duckdb_median_ms", "min_ratio_pandas_over_duckdb"),
+    "febrl.py": ("precision", "recall", "f1", "f1_no_ssn_postcode", "cn_f1"),
+    "series.py": ("auc", "auc_distance_only"),
 }
 
 
