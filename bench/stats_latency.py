@@ -82,7 +82,8 @@ def generate(rows: int, seed: int = 1) -> tuple[Path, Path]:
             m = int(has.sum())
             issued = recv[has] + a2d[has]
             wo.write_table(row_group_size=olap.ROW_GROUP, table=pa.Table.from_arrays([
-                pa.array(ids[has]), pa.array(rng.integers(1, 400, m).astype(np.int64)),
+                pa.array(ids[has]), pa.array(recv[has], type=ts), pa.array(status[has]),
+                pa.array(rng.integers(1, 400, m).astype(np.int64)),
                 pa.array(rng.integers(1, 13, m).astype(np.int64)), pa.array(issued, type=ts),
                 pa.array(issued + (rng.lognormal(3.6, 0.7, m) * 1e6).astype(np.int64), type=ts),
                 pa.array(recv[has] + r2a[has], type=ts),

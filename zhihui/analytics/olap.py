@@ -33,8 +33,10 @@ INCIDENTS = pa.schema([
     ("dispatched_at", pa.timestamp("us", tz="UTC")), ("on_scene_at", pa.timestamp("us", tz="UTC")),
     ("closed_at", pa.timestamp("us", tz="UTC")),
 ])
+# Orders carry their incident's received time and status, so the order KPIs need no join back to incidents.
 ORDERS = pa.schema([
-    ("incident_id", pa.int64()), ("unit_id", pa.int64()), ("station_org_id", pa.int64()),
+    ("incident_id", pa.int64()), ("incident_received_at", pa.timestamp("us", tz="UTC")),
+    ("incident_status", pa.string()), ("unit_id", pa.int64()), ("station_org_id", pa.int64()),
     ("issued_at", pa.timestamp("us", tz="UTC")), ("signed_at", pa.timestamp("us", tz="UTC")),
     ("on_scene_at", pa.timestamp("us", tz="UTC")),
 ])
@@ -71,8 +73,9 @@ async def export(session: AsyncSession, out_dir: Path) -> dict[str, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"incidents": out_dir / "incidents.parquet", "orders": out_dir / "orders.parquet"}
     inc_cols = [getattr(Incident, f.name) for f in INCIDENTS]
-    stmt_o = (select(Instruction.incident_id, Instruction.unit_id, Unit.org_id, Instruction.issued_at,
-                     Instruction.signed_at, Instruction.on_scene_at)
+    stmt_o = (select(Instruction.incident_id, Incident.received_at, Incident.status, Instruction.unit_id, Unit.org_id,
+                     Instruction.issued_at, Instruction.signed_at, Instruction.on_scene_at)
+              .join(Incident, Incident.id == Instruction.incident_id)
               .join(Unit, Unit.id == Instruction.unit_id, isouter=True)
               .where(Instruction.kind == "dispatch", Instruction.incident_id.is_not(None)))
     # In received order: Parquet row groups then hold narrow time ranges, so a day's query skips the rest.
@@ -106,7 +109,8 @@ def connect(incidents: str | Path, orders: str | Path | None = None, *, threads:
                            make_timestamp(epoch_us(received_at) + 28800000000) AS lt
                     FROM read_parquet('{_q(incidents)}')""")
     if orders is not None:
-        con.execute(f"CREATE VIEW orders AS SELECT * FROM read_parquet('{_q(orders)}')")
+        con.execute(f"""CREATE VIEW orders AS SELECT *, epoch_us(incident_received_at) + 28800000000 AS lt_us
+                        FROM read_parquet('{_q(orders)}')""")
     return con
 
 
@@ -162,31 +166,35 @@ def kpi_percentiles(con: duckdb.DuckDBPyConnection, since: datetime, until: date
     派警→签收 per order, grouped overall / by station (of the first order's unit) / by shift."""
     if by not in ("overall", "station", "shift"):
         raise ValueError("by must be one of overall, station, shift")
-    first = """(SELECT incident_id, arg_min(station_org_id, issued_at) AS station FROM orders GROUP BY incident_id)"""
-    shift = "CASE WHEN (i.lt_us // 3600000000) % 24 BETWEEN 8 AND 19 THEN 'day' ELSE 'night' END"
-    group_inc = {"overall": "'all'", "shift": shift, "station": "CAST(f.station AS VARCHAR)"}[by]
-    group_ord = {"overall": "'all'", "shift": shift, "station": "CAST(o.station_org_id AS VARCHAR)"}[by]
+    # Orders of incidents received in the window were issued after its start: the bound prunes older row groups.
+    first = """(SELECT incident_id, arg_min(station_org_id, issued_at) AS station FROM orders
+                WHERE issued_at >= $since GROUP BY incident_id)"""
+    shift = "CASE WHEN ({t}.lt_us // 3600000000) % 24 BETWEEN 8 AND 19 THEN 'day' ELSE 'night' END"
+    group_inc = {"overall": "'all'", "shift": shift.format(t="i"), "station": "CAST(f.station AS VARCHAR)"}[by]
+    group_ord = {"overall": "'all'", "shift": shift.format(t="o"), "station": "CAST(o.station_org_id AS VARCHAR)"}[by]
     join = f"LEFT JOIN {first} f ON f.incident_id = i.id" if by == "station" else ""
-    where = "i.received_at >= ? AND i.received_at < ? AND i.status <> 'merged'"
+    where = "i.received_at >= $since AND i.received_at < $until AND i.status <> 'merged'"
+    params = {"since": as_utc(since), "until": as_utc(until)}
     inc = con.execute(f"""
         SELECT {group_inc} AS g,
-               quantile_cont(epoch(i.dispatched_at) - epoch(i.received_at), [0.5, 0.9])
+               quantile_cont((epoch_us(i.dispatched_at) - epoch_us(i.received_at)) / 1e6, [0.5, 0.9])
                  FILTER (WHERE i.dispatched_at >= i.received_at) AS a2d,
                count(*) FILTER (WHERE i.dispatched_at >= i.received_at) AS n_a2d,
-               quantile_cont(epoch(i.on_scene_at) - epoch(i.received_at), [0.5, 0.9])
+               quantile_cont((epoch_us(i.on_scene_at) - epoch_us(i.received_at)) / 1e6, [0.5, 0.9])
                  FILTER (WHERE i.on_scene_at >= i.received_at) AS r2a,
                count(*) FILTER (WHERE i.on_scene_at >= i.received_at) AS n_r2a,
                count(*) AS incidents
         FROM incidents i {join} WHERE {where} {"AND f.station IS NOT NULL" if by == "station" else ""}
-        GROUP BY ALL ORDER BY g""", [as_utc(since), as_utc(until)]).fetchall()
+        GROUP BY ALL ORDER BY g""", params).fetchall()
     ords = con.execute(f"""
         SELECT {group_ord} AS g,
-               quantile_cont(epoch(o.signed_at) - epoch(o.issued_at), [0.5, 0.9])
+               quantile_cont((epoch_us(o.signed_at) - epoch_us(o.issued_at)) / 1e6, [0.5, 0.9])
                  FILTER (WHERE o.signed_at >= o.issued_at) AS d2s,
                count(*) FILTER (WHERE o.signed_at >= o.issued_at) AS n_d2s,
                count(*) AS n
-        FROM orders o JOIN incidents i ON i.id = o.incident_id WHERE {where} GROUP BY ALL""",
-        [as_utc(since), as_utc(until)]).fetchall()
+        FROM orders o
+        WHERE o.incident_received_at >= $since AND o.incident_received_at < $until AND o.incident_status <> 'merged'
+        GROUP BY ALL""", params).fetchall()
     ords = {g: (d2s, n_d2s, n) for g, d2s, n_d2s, n in ords}
 
     def pc(q: list[float] | None, n: int) -> dict[str, Any]:
