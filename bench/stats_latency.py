@@ -57,7 +57,9 @@ def generate(rows: int, seed: int = 1) -> tuple[Path, Path]:
     channels = np.array(["110", "122", "119", "sms", "web"])
     # In received order, as olap.export writes it: row groups then carry tight time ranges to prune on.
     recv_all = np.sort(rng.integers(0, span, rows)).astype("int64") * 1_000_000 + int(T0.timestamp() * 1e6)
-    with pq.ParquetWriter(inc_path, olap.INCIDENTS) as wi, pq.ParquetWriter(ord_path, olap.ORDERS) as wo:
+    # Written under temporary names and renamed at the end: an interrupted run leaves no half file to reuse.
+    tmp_i, tmp_o = inc_path.with_suffix(".part"), ord_path.with_suffix(".part")
+    with pq.ParquetWriter(tmp_i, olap.INCIDENTS) as wi, pq.ParquetWriter(tmp_o, olap.ORDERS) as wo:
         for start in range(0, rows, chunk):
             n = min(chunk, rows - start)
             ids = np.arange(start + 1, start + n + 1, dtype=np.int64)
@@ -88,6 +90,8 @@ def generate(rows: int, seed: int = 1) -> tuple[Path, Path]:
                 pa.array(issued + (rng.lognormal(3.6, 0.7, m) * 1e6).astype(np.int64), type=ts),
                 pa.array(recv[has] + r2a[has], type=ts),
             ], schema=olap.ORDERS))
+    tmp_i.replace(inc_path)
+    tmp_o.replace(ord_path)
     return inc_path, ord_path
 
 
