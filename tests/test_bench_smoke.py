@@ -97,6 +97,7 @@ QUICK_BENCHES = {
     "stats_latency.py": ("rows", "max_duckdb_median_ms", "min_ratio_pandas_over_duckdb"),
     "febrl.py": ("precision", "recall", "f1", "f1_no_ssn_postcode", "cn_f1"),
     "series.py": ("auc", "auc_distance_only"),
+    "graph.py": ("edges", "p99_2hop_ms", "p99_path_ms"),
 }
 
 

@@ -5,6 +5,7 @@ there; runs deduplicate; the tactics answer over the same data; the twice-daily 
 from __future__ import annotations
 
 import csv
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -177,3 +178,38 @@ async def test_one_order_per_record_however_many_rules_hit_it(app: Any, client: 
     order = (await client.get(f"/api/v1/instructions/{fugitive[0]['instruction_id']}",
                               headers=world.headers["analyst"])).json()
     assert order["urgent"] and order["org_id"] == org_id and "在逃人员全量比对" in order["content"]
+
+
+async def test_relation_graph_over_the_ingested_activity(app: Any, client: httpx.AsyncClient, world: World,
+                                                         tmp_path: Path) -> None:
+    """关系人员倒查: companions registered in one room become co-stay relations; paths and sightings follow."""
+    h = world.headers
+    _org_id, _station, activities, _people = await _setup(app, client, tmp_path)
+    with activities.open("rb") as fh:
+        r = await client.post("/api/v1/intel/ingest", files={"file": ("activities.csv", fh, "text/csv")},
+                              data={"mapping": "sim_activities", "collide": "false"}, headers=h["analyst"])
+    assert r.status_code == 201 and "collision" not in r.json(), r.text
+    with activities.open(encoding="utf-8") as fh:
+        pair = next((r["id_number"], json.loads(r["detail"])["with"]) for r in csv.DictReader(fh)
+                    if r["kind"] == "hotel_checkin" and json.loads(r["detail"]).get("with"))
+    a, b = pair
+    q = {"purpose": "关系人员倒查研判"}
+    r = await client.get("/api/v1/intel/graph/neighbourhood", params={**q, "person": a, "k": 1}, headers=h["analyst"])
+    assert r.status_code == 200, r.text
+    g = r.json()
+    assert g["center"] == a and b in {n["id"] for n in g["nodes"]}
+    assert any(e["kind"] == "co_stay" for e in g["edges"])
+    r = await client.get("/api/v1/intel/graph/path", params={**q, "a": a, "b": b}, headers=h["analyst"])
+    assert r.status_code == 200 and r.json()["found"] and r.json()["nodes"][0] == a and r.json()["nodes"][-1] == b
+    assert r.json()["steps"][0][0]["kind"] == "co_stay"
+    r = await client.get("/api/v1/intel/graph/associates-seen", params={**q, "person": a, "days": 365},
+                         headers=h["analyst"])
+    assert r.status_code == 200, r.text
+    seen = r.json()["sightings"]
+    assert seen and any(s["key"] == b for s in seen)
+    assert [s["at"] for s in seen] == sorted((s["at"] for s in seen), reverse=True)
+    r = await client.get("/api/v1/intel/graph/neighbourhood", params={**q, "person": "nobody"}, headers=h["analyst"])
+    assert r.status_code == 422 and r.json()["field"] == "person"
+    r = await client.get("/api/v1/intel/graph/neighbourhood", params={**q, "person": a, "kinds": "magic"},
+                         headers=h["analyst"])
+    assert r.status_code == 422 and r.json()["field"] == "kinds"

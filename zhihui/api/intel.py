@@ -18,6 +18,7 @@ from sqlalchemy import select
 from zhihui.api.deps import bus_of, db_of, require, settings_of, unit_of_work
 from zhihui.core import audit
 from zhihui.core.auth import Actor, Role
+from zhihui.core.clock import utcnow
 from zhihui.core.errors import InvalidInput, NotFound
 from zhihui.core.orgs import Org
 from zhihui.core.schemas import StrictModel
@@ -397,3 +398,88 @@ async def series_suggest(request: Request, _actor: Annotated[Actor, Depends(requ
                          incident_id: int, top: Annotated[int, Query(ge=1, le=50)] = 10) -> dict:
     """串并案: incidents likely by the same offender (same crime group, ≤ 180 days, ≤ 5 km), with evidence."""
     return await service.suggest_series(db_of(request), incident_id, top=top)
+
+
+# --- 关系人员倒查 ----------------------------------------------------------------------------------------------
+
+GraphKinds = Annotated[str | None, Query(pattern=r"^[a-z_]+(,[a-z_]+)*$", description="co_stay,co_travel,…")]
+
+
+def _kinds(raw: str | None) -> list[str] | None:
+    from zhihui.intel.graph import KINDS
+
+    if not raw:
+        return None
+    kinds = raw.split(",")
+    for k in kinds:
+        if k not in KINDS:
+            raise InvalidInput("kinds", f"unknown relation kind '{k}'; known: {', '.join(KINDS)}")
+    return kinds
+
+
+async def _audit_person(request: Request, actor: Actor, action: str, purpose: str, **detail: Any) -> None:
+    async with unit_of_work(request) as session:
+        audit.append(session, actor, action, component="intel", target_type="person",
+                     detail={"purpose": purpose, **detail})
+
+
+@router.get("/graph/neighbourhood")
+async def graph_neighbourhood(request: Request, actor: Annotated[Actor, Depends(require(*ANALYSTS))],
+                              purpose: PurposeQ, person: Annotated[str, Query(min_length=1, max_length=32)],
+                              k: Annotated[int, Query(ge=1, le=3)] = 2, kinds: GraphKinds = None,
+                              limit: Annotated[int, Query(ge=1, le=500)] = 200) -> dict:
+    """关系人员倒查: the k-hop subgraph around a person (ID number or key-person id) with each relation's evidence."""
+    db, settings = db_of(request), settings_of(request)
+    node = await service.person_key(db, person)
+    graph = await service.relation_graph(db, settings)
+    out = await asyncio.to_thread(graph.to_json, node, k, kinds=_kinds(kinds), limit=limit)
+    await _audit_person(request, actor, "person.relations", purpose, person=node, k=k,
+                        nodes=len(out.get("nodes", [])))
+    return out
+
+
+@router.get("/graph/path")
+async def graph_path(request: Request, actor: Annotated[Actor, Depends(require(*ANALYSTS))], purpose: PurposeQ,
+                     a: Annotated[str, Query(min_length=1, max_length=32)],
+                     b: Annotated[str, Query(min_length=1, max_length=32)], kinds: GraphKinds = None,
+                     weighted: bool = False) -> dict:
+    """The shortest chain of relations between two persons (fewest hops, or strongest with weighted=true)."""
+    db, settings = db_of(request), settings_of(request)
+    na, nb = await service.person_key(db, a), await service.person_key(db, b)
+    graph = await service.relation_graph(db, settings)
+    path = await asyncio.to_thread(graph.shortest_path, na, nb, _kinds(kinds), weighted=weighted)
+    await _audit_person(request, actor, "person.relations", purpose, persons=[na, nb], found=path is not None)
+    if path is None:
+        return {"a": na, "b": nb, "found": False, "nodes": [], "steps": []}
+    return {"a": na, "b": nb, "found": True, "nodes": list(path.nodes), "strength": path.strength,
+            "steps": [[r.to_dict() for r in step] for step in path.steps]}
+
+
+@router.get("/graph/associates-seen")
+async def associates_seen(request: Request, actor: Annotated[Actor, Depends(require(*ANALYSTS))],
+                          purpose: PurposeQ, person: Annotated[str, Query(min_length=1, max_length=32)],
+                          days: Annotated[float, Query(gt=0, le=365)] = 7, k: Annotated[int, Query(ge=1, le=3)] = 1,
+                          kinds: GraphKinds = None) -> dict:
+    """"Where were this fugitive's associates seen in the last N days": associates within k hops and their
+    latest records, newest first."""
+    db, settings = db_of(request), settings_of(request)
+    node = await service.person_key(db, person)
+    graph = await service.relation_graph(db, settings)
+    src = [str(f) for f in service._activity_files(settings)]
+    now = utcnow()
+
+    def run() -> list[dict]:
+        import duckdb
+
+        con = duckdb.connect()
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            con.execute(service.activity_view_sql(src))
+            return [s._asdict() for s in graph.associates_seen(node, con, days=days, now=now, k=k,
+                                                               kinds=_kinds(kinds))]
+        finally:
+            con.close()
+
+    seen = await asyncio.to_thread(run)
+    await _audit_person(request, actor, "person.associates", purpose, person=node, days=days, found=len(seen))
+    return {"person": node, "days": days, "now": now, "sightings": seen}

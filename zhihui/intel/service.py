@@ -338,3 +338,78 @@ async def suggest_series(db: Database, incident_id: int, *, top: int = 10, days:
     numbers = dict(zip(cases["case_id"], cases["number"], strict=True))
     return {"incident_id": inc.id, "number": inc.number, "candidates": len(rows),
             "suggestions": [{**s, "incident_id": int(s["case_id"]), "number": numbers[s["case_id"]]} for s in found]}
+
+
+# --- 关系人员倒查: the relation graph over the ingested activity ---------------------------------------------
+
+_graph_cache: dict[str, Any] = {}
+_graph_lock = asyncio.Lock()
+
+
+def activity_view_sql(files: list[str]) -> str:
+    """CREATE VIEW activity over the given Parquet files (DDL cannot take parameters: literals, quoted)."""
+    quoted = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+    return f"CREATE VIEW activity AS SELECT * FROM read_parquet([{quoted}], union_by_name = true)"
+
+
+def _activity_files(settings: Settings) -> list[Path]:
+    act = activity_dir(settings)
+    return sorted(act.rglob("*.parquet")) if act.exists() else []
+
+
+async def relation_graph(db: Database, settings: Settings) -> Any:
+    """The relation graph (co-stay, co-travel from the activity; shared phone/address among key persons),
+    rebuilt when a batch has been ingested since (the file list is the cache key)."""
+    from zhihui.core.errors import InvalidInput
+    from zhihui.intel.graph import RelationGraph
+
+    files = _activity_files(settings)
+    if not files:
+        raise InvalidInput("activity", "no activity data has been ingested yet (POST /intel/ingest)")
+    key = f"{settings.intel_dir}|{len(files)}|{max(f.stat().st_mtime_ns for f in files)}"
+    async with _graph_lock:
+        cached = _graph_cache.get(str(settings.intel_dir))
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        import pyarrow as pa
+
+        async with db.read() as session:
+            people = (await session.execute(select(KeyPerson.id_number, KeyPerson.phones, KeyPerson.addresses)
+                                            .where(KeyPerson.id_number.is_not(None)))).all()
+        # One row per phone and per address (the other column empty): 同机号 and 同址 group on each separately.
+        rows = [(idn, ph, None) for idn, phones, _ in people for ph in phones or []]
+        rows += [(idn, None, ad) for idn, _, addrs in people for ad in addrs or []]
+        persons = pa.table({"id_number": [r[0] for r in rows], "phone": [r[1] for r in rows],
+                            "address": [r[2] for r in rows]}) if rows else None
+        src = [str(f) for f in files]
+
+        def build() -> Any:
+            import duckdb
+
+            con = duckdb.connect()
+            try:
+                con.execute("SET TimeZone = 'UTC'")
+                con.execute(activity_view_sql(src))
+                return RelationGraph.from_activity(con, persons)
+            finally:
+                con.close()
+
+        graph = await asyncio.to_thread(build)
+        _graph_cache[str(settings.intel_dir)] = (key, graph)
+        return graph
+
+
+async def person_key(db: Database, raw: str) -> str:
+    """A graph node from what the analyst typed: an ID number, or a key person's id."""
+    from zhihui.core.errors import InvalidInput
+    from zhihui.intel.normalise import id_key
+
+    idn, _, _ = id_key(raw)
+    if idn:
+        return idn
+    if raw.isdigit():
+        async with db.read() as session:
+            p = await session.get(KeyPerson, int(raw))
+        if p is not None and p.id_number:
+            return p.id_number
+    raise InvalidInput("person", f"'{raw}' is neither an ID number nor a key person with one")
