@@ -99,6 +99,7 @@ def run_category(
         fitted[kind] = {
             "etas": {k: round(v, 6) if isinstance(v, float) else v for k, v in vars(etas_params).items()},
             "ours_top_weights": {k: round(v, 5) for k, v in list(ours.weights().items())[:8]},
+            "ours_blend": ours.blend,
             "train_periods": len(train),
             "fit_s": round(time.perf_counter() - t, 2),
         }

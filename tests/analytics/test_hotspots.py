@@ -283,3 +283,37 @@ def test_real_toronto_slice_all_methods_finite_and_naive_beats_random() -> None:
         pai[name] = hs.evaluate(risks, events)["pai"][0.01]
     assert pai["naive"] > 3, pai
     assert all(v > 2 for v in pai.values()), pai
+
+
+# --- ours: coverage-aware tiers -------------------------------------------------------------------
+
+
+def test_rank_tiers_keeps_the_top_tier_and_reorders_the_rest() -> None:
+    intensity = np.array([5.0, 4.0, 3.0, 2.0, 1.0, 0.5, 0.4, 0.3, 0.2, 0.1])
+    raw = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 9.0])  # cell 9: a long-run hot point
+    top = lambda v, k: list(np.argsort(-v, kind="stable")[:k])  # noqa: E731
+    plain = hs.rank_tiers(intensity, raw, 0.0, 0.2)
+    assert top(plain, 10) == top(intensity, 10)  # blend 0 = the intensity's order
+    tiered = hs.rank_tiers(intensity, raw, 1.0, 0.2)
+    assert top(tiered, 2) == [0, 1]  # the top 20 % (2 cells) stays, in intensity order ...
+    assert top(tiered, 3) == [0, 1, 9]  # ... and the raw hot point leads the second tier
+    # Even a huge blend cannot push a second-tier cell above the top tier.
+    assert top(hs.rank_tiers(intensity, raw * 1e6, 1.0, 0.2), 2) == [0, 1]
+
+
+def test_fit_ours_picks_a_blend_from_its_candidates(synthetic: tuple[pd.DataFrame, hs.Grid, hs.History]) -> None:
+    _, grid, hist = synthetic
+    cat = "Robbery"
+    train = [hs.day_number("2018-01-01") + 7 * k for k in range(6)]
+    m = hs.fit_ours(hist, cat, train, 7, blends=(0.0, 0.5))
+    assert m.blend in (0.0, 0.5) and m.tier_coverage == 0.01
+    s = hs.day_number("2018-03-05")
+    lam = hs.predict_ours_intensity(m, hist, s)
+    score = hs.predict_ours(m, hist, s)
+    assert score.shape == lam.shape == (grid.n_study,) and np.all(np.isfinite(score))
+    k = math.ceil(0.01 * grid.n_study)
+    # Whatever the blend, the 1 % set is the intensity's.
+    assert set(np.argsort(-score, kind="stable")[:k]) == set(np.argsort(-lam, kind="stable")[:k])
+    # No candidates but 0: the score is the intensity itself.
+    m0 = hs.fit_ours(hist, cat, train, 7, blends=(0.0,))
+    np.testing.assert_allclose(hs.predict_ours(m0, hist, s), hs.predict_ours_intensity(m0, hist, s))
