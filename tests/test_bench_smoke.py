@@ -98,6 +98,7 @@ QUICK_BENCHES = {
     "febrl.py": ("precision", "recall", "f1", "f1_no_ssn_postcode", "cn_f1"),
     "series.py": ("auc", "auc_distance_only"),
     "graph.py": ("edges", "p99_2hop_ms", "p99_path_ms"),
+    "collision.py": ("rows", "watchlist", "seconds", "pandas_seconds_1e7"),
 }
 
 

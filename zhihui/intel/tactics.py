@@ -30,6 +30,8 @@ import json
 import math
 import os
 import re
+import shutil
+import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -212,8 +214,8 @@ class Engine(ABC):
         """Expose a (small) Arrow table as a view."""
 
     @abstractmethod
-    def materialise(self, name: str, sql: str, params: Mapping[str, Any] | None = None) -> int:
-        """Run ``sql`` once and keep the result as table ``name``; returns its row count."""
+    def materialise(self, name: str, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        """Run ``sql`` once and keep the result as table ``name``."""
 
     @abstractmethod
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
@@ -221,6 +223,9 @@ class Engine(ABC):
 
     def fetch(self, name: str) -> pa.Table:
         return self.query(f"SELECT * FROM {name}")
+
+    def count(self, name: str) -> int:
+        return int(self.query(f"SELECT count(*) AS n FROM {name}").column(0)[0].as_py())
 
     @abstractmethod
     def close(self) -> None: ...
@@ -279,12 +284,11 @@ class DuckDBEngine(Engine):
             self._tables.discard(name)
         self.con.register(name, table)
 
-    def materialise(self, name: str, sql: str, params: Mapping[str, Any] | None = None) -> int:
+    def materialise(self, name: str, sql: str, params: Mapping[str, Any] | None = None) -> None:
         if name not in self._tables:
             self.con.unregister(name)  # no-op when nothing is registered under the name
         self._tables.add(name)
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}", dict(params or {})).fetchall()
-        return int(self.con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0])
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
         return self.con.sql(sql, params=dict(params) if params else None).to_arrow_table()
@@ -306,30 +310,39 @@ def to_spark(sql: str) -> str:
     return tree.sql(dialect="spark")
 
 
-def spark_session(master: str = "local[2]", *, shuffle_partitions: int = 4, app_name: str = "zhihui-tactics") -> Any:
-    """A local SparkSession for the tactics: UI off, loopback only, session time zone UTC, Arrow transfer on."""
+def spark_session(
+    master: str = "local[2]",
+    *,
+    shuffle_partitions: int = 4,
+    app_name: str = "zhihui-tactics",
+    conf: Mapping[str, str] | None = None,
+) -> Any:
+    """A local SparkSession for the tactics: UI off, loopback only, session time zone UTC, Arrow transfer on;
+    ``conf`` adds or overrides settings."""
     from pyspark.sql import SparkSession
 
-    return (
-        SparkSession.builder.master(master)
-        .appName(app_name)
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.sql.adaptive.enabled", "true")
-        .getOrCreate()
-    )
+    settings = {
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.driver.host": "127.0.0.1",
+        "spark.driver.bindAddress": "127.0.0.1",
+        "spark.sql.shuffle.partitions": str(shuffle_partitions),
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        **(conf or {}),
+    }
+    builder = SparkSession.builder.master(master).appName(app_name)
+    for k, v in settings.items():
+        builder = builder.config(k, v)
+    return builder.getOrCreate()
 
 
 class SparkEngine(Engine):
     """Apache Spark: the same Parquet files as temp views, the same SQL through :func:`to_spark`.
 
     Pass ``spark`` to reuse a session (its ``spark.sql.session.timeZone`` is set to UTC); otherwise a local one
-    is made and stopped by :meth:`close`."""
+    is made and stopped by :meth:`close`. Collision steps are written as Parquet under ``scratch_dir`` (default: a
+    temporary directory; on a cluster, give a shared path)."""
 
     dialect = "spark"
 
@@ -342,11 +355,17 @@ class SparkEngine(Engine):
         spark: Any = None,
         master: str = "local[2]",
         shuffle_partitions: int = 4,
+        scratch_dir: str | None = None,
     ) -> None:
         self._own = spark is None
         self.spark = spark if spark is not None else spark_session(master, shuffle_partitions=shuffle_partitions)
         self.spark.conf.set("spark.sql.session.timeZone", "UTC")
-        self._cached: dict[str, Any] = {}
+        self._steps: dict[str, str] = {}
+        self._registered: dict[str, pa.Table] = {}
+        self._gen = 0
+        self._tmp = scratch_dir
+        if scratch_dir is not None:
+            os.makedirs(scratch_dir, exist_ok=True)
         for name, src in (("activity", activity), ("watchlist", watchlist), ("watch_keys", watch_keys)):
             if isinstance(src, pa.Table):
                 self.register(name, src)
@@ -358,27 +377,39 @@ class SparkEngine(Engine):
         return self.spark.sql(to_spark(sql), args=dict(params) if params else None)
 
     def register(self, name: str, table: pa.Table) -> None:
+        same = self._registered.get(name)
+        if same is not None and same.equals(table):  # the same rule tables again: skip the JVM round trip
+            return
         self.spark.createDataFrame(table).createOrReplaceTempView(name)
+        self._registered[name] = table
 
-    def materialise(self, name: str, sql: str, params: Mapping[str, Any] | None = None) -> int:
-        old = self._cached.pop(name, None)
-        # A cached relation knows its size once filled (count), so later steps broadcast it; a checkpoint
-        # would not, and the planner falls back to sort-merge joins.
-        df = self._sql(sql, params).persist()
-        n = int(df.count())
+    def materialise(self, name: str, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        # Steps go to Parquet: the next query sees a plain file scan with a known size (so it broadcasts small
+        # steps), not a cached plan that Spark re-canonicalises or a checkpoint of unknown size.
+        self._gen += 1
+        path = os.path.join(self._scratch(), f"{name}-{self._gen}")
+        self._sql(sql, params).write.parquet(path)
+        df = self.spark.read.parquet(path)
         df.createOrReplaceTempView(name)
-        self._cached[name] = df
+        old = self._steps.pop(name, None)
+        self._steps[name] = path
+        self._registered.pop(name, None)
         if old is not None:
-            old.unpersist()
-        return n
+            shutil.rmtree(old, ignore_errors=True)
+
+    def _scratch(self) -> str:
+        if self._tmp is None:
+            self._tmp = tempfile.mkdtemp(prefix="zhihui-spark-")
+        return self._tmp
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
         return self._sql(sql, params).toArrow()
 
     def close(self) -> None:
-        for df in self._cached.values():
-            df.unpersist()
-        self._cached.clear()
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+        self._steps.clear()
         if self._own:
             self.spark.stop()
 
@@ -415,10 +446,10 @@ _LOCAL = f"""strftime("at" + INTERVAL {_CST_HOURS} HOUR, '%Y-%m-%d %H:%M:%S')"""
 # adjacent swap leave at least one of the three 6-digit segments intact, so with the name key agreeing one of
 # the first three blocks meets; the fourth catches a sequence/check-digit error whatever the name says.
 _BLOCKS = (
-    ("name_seg1", ("a.name_key", "substr(a.id_number, 1, 6)"), ("w_name_key", "substr(w_id, 1, 6)")),
-    ("name_seg2", ("a.name_key", "substr(a.id_number, 7, 6)"), ("w_name_key", "substr(w_id, 7, 6)")),
-    ("name_seg3", ("a.name_key", "substr(a.id_number, 13, 6)"), ("w_name_key", "substr(w_id, 13, 6)")),
-    ("id_prefix14", ("substr(a.id_number, 1, 14)",), ("substr(w_id, 1, 14)",)),
+    ("name_seg1", ("a.name_key", "substr(a.id_number, 1, 6)"), ("w.w_name_key", "substr(w.w_id, 1, 6)")),
+    ("name_seg2", ("a.name_key", "substr(a.id_number, 7, 6)"), ("w.w_name_key", "substr(w.w_id, 7, 6)")),
+    ("name_seg3", ("a.name_key", "substr(a.id_number, 13, 6)"), ("w.w_name_key", "substr(w.w_id, 13, 6)")),
+    ("id_prefix14", ("substr(a.id_number, 1, 14)",), ("substr(w.w_id, 1, 14)",)),
 )
 
 
@@ -452,41 +483,28 @@ WHERE k.key_type = 'id_number' AND length(k.key_value) = 18 AND p.fuzzy
 """
 
 
+_FZ_SOURCES = """SELECT s.source FROM zh_rule_source s
+        JOIN zh_rule_match m ON m.rule_code = s.rule_code WHERE m.match_type = 'fuzzy_identity'"""
+
+
 def _touched_sql() -> str:
-    blocks = []
-    joins = []
-    flags = []
-    for i, (_name, a_cols, w_cols) in enumerate(_BLOCKS, start=1):
-        sel = ", ".join(f"{c} AS k{j}" for j, c in enumerate(w_cols, start=1))
-        nn = " AND ".join(f"{c} IS NOT NULL" for c in w_cols)
-        blocks.append(f"b{i} AS (SELECT DISTINCT {sel} FROM zh_fz_id WHERE {nn})")
-        on = " AND ".join(f"b{i}.k{j} = {c}" for j, c in enumerate(a_cols, start=1))
-        joins.append(f"LEFT JOIN b{i} ON {on}")
-        flags.append(f"b{i}.k1 IS NOT NULL")
-    block_ctes = ",\n".join(blocks)
-    block_flag = " OR ".join(flags)
+    exists = []
+    for _name, a_cols, w_cols in _BLOCKS:
+        on = " AND ".join(f"{w} = {a}" for a, w in zip(a_cols, w_cols, strict=True))
+        exists.append(f"EXISTS (SELECT 1 FROM zh_fz_id w WHERE {on})")
+    blocked = "\n           OR ".join(exists)
+    # Semi-joins only (IN / EXISTS): a mark join in DuckDB, an existence join in Spark. The activity row is read
+    # once, never multiplied, and the small sides need no DISTINCT.
     return f"""
-WITH
-k_id AS (SELECT DISTINCT key_value FROM watch_keys WHERE key_type = 'id_number'),
-k_phone AS (SELECT DISTINCT key_value FROM watch_keys WHERE key_type = 'phone'),
-k_plate AS (SELECT DISTINCT key_value FROM watch_keys WHERE key_type = 'plate'),
-fz_src AS (
-    SELECT DISTINCT s.source FROM zh_rule_source s
-    JOIN zh_rule_match m ON m.rule_code = s.rule_code AND m.match_type = 'fuzzy_identity'
-),
-{block_ctes}
 SELECT a.source, a.record_id, a."at", a.id_number, a.name, a.name_key, a.birth_date, a.sex, a.phone, a.plate,
-       a.venue_code, a.venue_name, a.room, a.org_code, a.lat, a.lon,
-       ki.key_value IS NOT NULL AS on_id,
-       (ki.key_value IS NULL AND length(a.id_number) = 18 AND fs.source IS NOT NULL AND ({block_flag})) AS on_block
+       a.venue_code, a.venue_name, a.room, a.org_code, a.lat, a.lon
 FROM activity a
-LEFT JOIN k_id ki ON ki.key_value = a.id_number
-LEFT JOIN k_phone kp ON kp.key_value = a.phone
-LEFT JOIN k_plate kl ON kl.key_value = a.plate
-LEFT JOIN fz_src fs ON fs.source = a.source
-{chr(10).join(joins)}
 WHERE a."at" >= $since AND a."at" < $until
-  AND (ki.key_value IS NOT NULL OR kp.key_value IS NOT NULL OR kl.key_value IS NOT NULL OR {block_flag})
+  AND (a.id_number IN (SELECT key_value FROM watch_keys WHERE key_type = 'id_number')
+    OR a.phone IN (SELECT key_value FROM watch_keys WHERE key_type = 'phone')
+    OR a.plate IN (SELECT key_value FROM watch_keys WHERE key_type = 'plate')
+    OR (length(a.id_number) = 18 AND a.source IN ({_FZ_SOURCES})
+        AND ({blocked})))
 """
 
 
@@ -496,7 +514,7 @@ def _pairs_sql() -> str:
         on = " AND ".join(f"{w} = {a}" for a, w in zip(a_cols, w_cols, strict=True))
         unions.append(
             f"SELECT a.source, a.record_id, w.person_key, w.w_id, w.w_birth8, '{name}' AS block "
-            f"FROM zh_touched a JOIN zh_fz_id w ON {on} WHERE a.on_block"
+            f"FROM zh_touched a JOIN zh_fz_id w ON {on}"
         )
     cand = "\n    UNION ALL\n    ".join(unions)
     return f"""
@@ -521,6 +539,9 @@ d AS (
     FROM cand1 c
     JOIN zh_touched t ON t.source = c.source AND t.record_id = c.record_id
     JOIN zh_person p ON p.person_key = c.person_key
+    -- only rows of a fuzzy rule's source, and not those matched exactly on ID
+    WHERE length(t.id_number) = 18 AND t.source IN ({_FZ_SOURCES})
+      AND NOT EXISTS (SELECT 1 FROM watch_keys k WHERE k.key_type = 'id_number' AND k.key_value = t.id_number)
 ),
 e AS (
     SELECT d.*, CASE WHEN lev = 2 AND {_swapped("d.id_number", "d.w_id")} THEN 1 ELSE lev END AS id_edits
@@ -555,7 +576,7 @@ SELECT source, record_id, person_key, id_number, name, name_key, birth_date, sex
                 ELSE '"证号相差' || CAST(lev AS VARCHAR) || '位"' END
        ) || ']' AS reasons
 FROM best
-WHERE rn = 1 AND score >= $floor
+WHERE rn = 1
 """
 
 
@@ -656,22 +677,22 @@ def collide(
     candidate pairs (:data:`PAIRS`, every candidate, not only those above the SQL threshold) and returns them
     with its own ``score``/``reasons``; ``stats`` (if given) receives row counts of the steps."""
     rules = rules if rules is not None else load_rules()
-    active = rules.active
     for name, table in rules.tables().items():
         engine.register(name, table)
-    fuzzy_mins = [r.match.min_score for r in active if r.match.fuzzy]
-    floor = 0.0 if rescore is not None or not fuzzy_mins else min(fuzzy_mins)
-    params = {"zh_touched": _window(since, until), "zh_pairs": {"floor": floor}}
-    counts = {name: engine.materialise(name, sql, params.get(name)) for name, sql in STEPS}
+    window = _window(since, until)
+    for name, sql in STEPS:
+        engine.materialise(name, sql, window if name == "zh_touched" else None)
+    if stats is not None:  # counting is one more job on Spark: only on request
+        labels = {"zh_person": "persons", "zh_fz_id": "fuzzy_ids", "zh_touched": "touched_rows"}
+        stats.update({label: engine.count(name) for name, label in {**labels, "zh_pairs": "fuzzy_pairs"}.items()})
     if rescore is not None:
-        pairs = _conform(engine.fetch("zh_pairs"), PAIRS)
-        pairs = _conform(rescore(pairs), PAIRS)
+        pairs = _conform(rescore(_conform(engine.fetch("zh_pairs"), PAIRS)), PAIRS)
         engine.register("zh_pairs", pairs)
-        counts["rescored"] = pairs.num_rows
+        if stats is not None:
+            stats["rescored_pairs"] = pairs.num_rows
     hits = engine.query(HITS_SQL)
     if stats is not None:
-        stats.update({"persons": counts["zh_person"], "fuzzy_ids": counts["zh_fz_id"],
-                      "touched_rows": counts["zh_touched"], "fuzzy_pairs": counts["zh_pairs"], "hits": hits.num_rows})
+        stats["hits"] = hits.num_rows
     return _finish_hits(hits, rules)
 
 
