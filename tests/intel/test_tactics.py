@@ -15,7 +15,15 @@ from zhihui.geo.coords import haversine_m
 from zhihui.intake.text.ids import check_digit
 from zhihui.intel.rules import RuleError, load_rules, parse_rules
 from zhihui.intel.schema import ACTIVITY, WATCH_KEYS, WATCHLIST
-from zhihui.intel.tactics import HITS, DuckDBEngine, co_presence, collide, high_risk_origin, trajectory
+from zhihui.intel.tactics import (
+    HITS,
+    DuckDBEngine,
+    co_presence,
+    collide,
+    frame_rescorer,
+    high_risk_origin,
+    trajectory,
+)
 
 CST = timedelta(hours=8)
 
@@ -236,7 +244,7 @@ def test_fuzzy_hit_on_swapped_digits(hits):
 
 def test_fuzzy_non_hits(hits):
     rec = by_record(hits)
-    assert "C2" not in rec  # same name, other birth date and ID
+    assert "C2" not in rec  # same name, other birth date: not even a candidate
     assert "T3" not in rec  # two scattered wrong digits: 0.75 is under the rule's 0.8
 
 
@@ -251,11 +259,25 @@ def test_fuzzy_stats_and_threshold_visible_to_rescorer(engine):
     out = by_record(collide(engine, load_rules(), rescore=rescore, stats=stats))
     pairs = {(p["record_id"], p["person_key"]): p for p in seen["pairs"]}
     assert ("T3", "4") in pairs and pairs[("T3", "4")]["score"] == pytest.approx(0.75)
-    # the namesake blocks with 张三 (same name, same county) but scores far under any rule
-    assert pairs[("C2", "1")]["score"] < 0.6 and "出生日期不一致" in json.loads(pairs[("C2", "1")]["reasons"])
+    assert ("C2", "1") not in pairs  # the namesake shares name and county only: no blocking key meets
+    assert pairs[("C1", "1")]["block"].split(",") == ["id_head14", "name_birth", "name_birth_date"]
     assert stats["fuzzy_pairs"] == len(seen["pairs"])
     # with the Python score at 1.0 the twice-mistyped ticket becomes a hit
     assert [r["rule_code"] for r in out["T3"]] == ["STABILITY_TRANSPORT"]
+
+
+def test_frame_rescorer_adapts_a_pandas_scorer(engine):
+    seen = {}
+
+    def score_frame(left, right):  # the interface of the Python identity scorer to come
+        seen["cols"] = (list(left.columns), list(right.columns), len(left) == len(right))
+        return [1.0 if a == b else 0.0 for a, b in zip(left["name_key"], right["name_key"], strict=True)]
+
+    out = by_record(collide(engine, load_rules(), rescore=frame_rescorer(score_frame, weight=0.5)))
+    cols = ["id_number", "name", "name_key", "birth_date", "sex"]
+    assert seen["cols"] == (cols, cols, True)
+    (t3,) = out["T3"]  # 0.5 × 1.0 + 0.5 × 0.75 = 0.875 ≥ 0.8
+    assert t3["score"] == pytest.approx(0.875) and json.loads(t3["reasons"])[-1] == "复核评分0.88"
 
 
 def test_same_room_night_group(hits):

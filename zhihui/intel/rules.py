@@ -253,6 +253,10 @@ class RuleSet(_Model):
                     "category_like": pa.array([b for _, b in cat], pa.string()),
                 }
             ),
+            # the sources some fuzzy rule reads: only their rows are probed with blocking keys
+            "zh_rule_fuzzy_source": pa.table(
+                {"source": pa.array(sorted({s for r in rules if r.match.fuzzy for s in r.sources}), pa.string())}
+            ),
             "zh_rule_match": pa.table(
                 {
                     "rule_code": pa.array([a for a, _, _ in mt], pa.string()),

@@ -7,16 +7,19 @@ Every tactic is SQL written once, in DuckDB's dialect, over the three views of :
 default) runs the text as written; :class:`SparkEngine` (province scale) runs ``sqlglot``'s Spark translation of
 the same text (:func:`to_spark`), so the two cannot drift apart; a test proves their results equal.
 
-Collision runs in three SQL steps, each materialised by the engine:
+Collision is a chain of SQL steps (:data:`STEPS`), each materialised by the engine, then one query:
 
-1. ``zh_touched`` – the only pass over ``activity``: rows whose ID, phone or plate is a watch key, or whose
-   identity meets a blocking key of a watched identity (see ``_BLOCKS``). Every probe is a hash join against
-   a distinct key set, so the big table is read once and never multiplied.
-2. ``zh_pairs`` – the fuzzy-identity candidates: touched rows not matched exactly on ID, paired with the
-   watched IDs they block with, scored in SQL (levenshtein, with adjacent transpositions recognised) and cut
-   to the best pair per (record, person). A Python re-scorer can replace the scores here (``rescore=``).
-3. hits – exact and fuzzy matches × the rule tables (source, match type and score, category pattern), one hit
-   per (rule, record, person), the same-room-night groups, the dedupe key and a total order.
+1. ``zh_person`` (one identity per listed person, and whether a fuzzy rule covers any of its lists), ``zh_fz_id``
+   (those persons' IDs, parsed once) and ``zh_blocks`` (their distinct blocking keys, see ``_BLOCKS``): the
+   watch side, small.
+2. ``zh_touched`` – the only pass over ``activity``: rows whose ID, phone or plate is a watch key, or whose
+   identity meets a blocking key. Exact keys are ``IN`` probes, blocks left joins on distinct keys, so the big
+   table is read once and never multiplied; every blocking key is integer arithmetic on the ID parsed once.
+3. ``zh_pairs`` – the fuzzy-identity candidates: touched rows not matched exactly on ID, paired with the
+   watched IDs they block with, scored in SQL (levenshtein, with adjacent transpositions recognised), the best
+   pair per (record, person) kept. A Python re-scorer can replace the scores here (``rescore=``).
+4. hits (:data:`HITS_SQL`) – exact and fuzzy matches × the rule tables (source, match type and score, category
+   pattern), one hit per (rule, record, person), the same-room-night groups, the dedupe key and a total order.
 
 Times: ``at`` is UTC; engines run with session time zone UTC and add 8 hours for Asia/Shanghai (no DST since
 1991). A hotel *night* runs from local noon to noon, so a 01:30 check-in belongs to the previous evening's night.
@@ -442,15 +445,28 @@ _LOCAL = f"""strftime("at" + INTERVAL {_CST_HOURS} HOUR, '%Y-%m-%d %H:%M:%S')"""
 
 # --- collision -------------------------------------------------------------------------------------------
 
-# Blocking keys of the fuzzy pass: (name, activity side, watch side). Any ≤ 2 substituted digits or one
-# adjacent swap leave at least one of the three 6-digit segments intact, so with the name key agreeing one of
-# the first three blocks meets; the fourth catches a sequence/check-digit error whatever the name says.
+# The first 17 digits of an ID as an integer, parsed once per row: every blocking key below is arithmetic on it.
+# (Building a key string with substr/|| measured about a second per 10^7 rows per key in DuckDB; one parse plus
+# integer arithmetic costs less than that for all keys together.) The check character, a function of the 17
+# digits, is left out, so a wrong check character alone breaks no block.
+def _body17(col: str) -> str:
+    return f"coalesce(TRY_CAST({col} AS BIGINT), TRY_CAST(substr({col}, 1, 17) AS BIGINT) * 10) // 10"
+
+
+# Blocking keys of the fuzzy pass: (name, with the name key?, integer key of the 17-digit body b). Sections:
+# region R = digits 1-6, birth date B = 7-14, sequence S = 15-17. A single wrong digit or a swap of neighbours
+# leaves R+B intact (error in S), B+S (error in R) or digits 1-5 and 16-17 (error in 6-15: all of B and both of
+# its borders); the first two meet whatever the name says, the last with the name key. Two wrong digits in R and
+# S with name and birth date agreeing meet name_birth. Each block is one hash probe per row, so there are few.
 _BLOCKS = (
-    ("name_seg1", ("a.name_key", "substr(a.id_number, 1, 6)"), ("w.w_name_key", "substr(w.w_id, 1, 6)")),
-    ("name_seg2", ("a.name_key", "substr(a.id_number, 7, 6)"), ("w.w_name_key", "substr(w.w_id, 7, 6)")),
-    ("name_seg3", ("a.name_key", "substr(a.id_number, 13, 6)"), ("w.w_name_key", "substr(w.w_id, 13, 6)")),
-    ("id_prefix14", ("substr(a.id_number, 1, 14)",), ("substr(w.w_id, 1, 14)",)),
+    ("id_head14", False, "{b} // 1000"),  # R+B
+    ("id_tail11", False, "{b} % 100000000000"),  # B+S
+    ("name_birth", True, "{b} // 1000 % 100000000"),  # name+B
+    ("name_outer", True, "{b} // 1000000000000 * 100 + {b} % 100"),  # name+digits 1-5, 16-17
 )
+# ... and the name key with the birth date the record states itself (a hotel's card reader, a ticket form):
+# column against column, whatever happened to the ID.
+_DATE_BLOCK = "name_birth_date"
 
 
 def _swapped(x: str, y: str) -> str:
@@ -474,48 +490,78 @@ LEFT JOIN (
 GROUP BY w.person_key
 """
 
-FZ_ID_SQL = """
-SELECT DISTINCT k.person_key, k.key_value AS w_id, p.w_name_key,
-       coalesce(strftime(p.w_birth_date, '%Y%m%d'), substr(k.key_value, 7, 8)) AS w_birth8
+FZ_ID_SQL = f"""
+SELECT DISTINCT k.person_key, k.key_value AS w_id, p.w_name_key, p.w_birth_date,
+       coalesce(strftime(p.w_birth_date, '%Y%m%d'), substr(k.key_value, 7, 8)) AS w_birth8,
+       {_body17("k.key_value")} AS w_b17
 FROM watch_keys k
 JOIN zh_person p ON p.person_key = k.person_key
 WHERE k.key_type = 'id_number' AND length(k.key_value) = 18 AND p.fuzzy
 """
 
-
-_FZ_SOURCES = """SELECT s.source FROM zh_rule_source s
-        JOIN zh_rule_match m ON m.rule_code = s.rule_code WHERE m.match_type = 'fuzzy_identity'"""
+# One distinct table of every blocking key, so that the pass over activity joins without duplicating rows.
+BLOCKS_SQL = "\nUNION ALL\n".join(
+    [
+        f"SELECT DISTINCT {i} AS block, {'w_name_key' if named else 'CAST(NULL AS VARCHAR)'} AS n, "
+        f"{expr.format(b='w_b17')} AS v, CAST(NULL AS DATE) AS d FROM zh_fz_id "
+        f"WHERE w_b17 IS NOT NULL{' AND w_name_key IS NOT NULL' if named else ''}"
+        for i, (_name, named, expr) in enumerate(_BLOCKS, start=1)
+    ]
+    + [
+        f"SELECT DISTINCT {len(_BLOCKS) + 1} AS block, w_name_key AS n, CAST(0 AS BIGINT) AS v, w_birth_date AS d "
+        "FROM zh_fz_id WHERE w_name_key IS NOT NULL AND w_birth_date IS NOT NULL"
+    ]
+)
 
 
 def _touched_sql() -> str:
-    exists = []
-    for _name, a_cols, w_cols in _BLOCKS:
-        on = " AND ".join(f"{w} = {a}" for a, w in zip(a_cols, w_cols, strict=True))
-        exists.append(f"EXISTS (SELECT 1 FROM zh_fz_id w WHERE {on})")
-    blocked = "\n           OR ".join(exists)
-    # Semi-joins only (IN / EXISTS): a mark join in DuckDB, an existence join in Spark. The activity row is read
-    # once, never multiplied, and the small sides need no DISTINCT.
+    joins, flags = [], []
+    for i, (_name, named, expr) in enumerate(_BLOCKS, start=1):
+        on = f"k{i}.block = {i} AND k{i}.v = {expr.format(b='a.b17')}"
+        on += f" AND k{i}.n = a.name_key" if named else ""
+        joins.append(f"LEFT JOIN zh_blocks k{i} ON {on}")
+        flags.append(f"k{i}.v IS NOT NULL")
+    i = len(_BLOCKS) + 1
+    joins.append(f"LEFT JOIN zh_blocks k{i} ON k{i}.block = {i} AND k{i}.n = a.name_key AND k{i}.d = a.fz_birth_date")
+    flags.append(f"k{i}.v IS NOT NULL")
+    block_flag = " OR ".join(flags)
+    # Exact keys as IN (a mark join in DuckDB, an existence join in Spark); blocks as left joins on distinct keys.
+    # Either way the activity row is read once and never multiplied.
     return f"""
+WITH a AS (  -- b17 and fz_birth_date only where a fuzzy rule reads the source: elsewhere no block can meet
+    SELECT t.source, t.record_id, t."at", t.id_number, t.name, t.name_key, t.birth_date, t.sex, t.phone, t.plate,
+           t.venue_code, t.venue_name, t.room, t.org_code, t.lat, t.lon,
+           CASE WHEN f.source IS NOT NULL AND length(t.id_number) = 18 THEN {_body17("t.id_number")} END AS b17,
+           CASE WHEN f.source IS NOT NULL AND length(t.id_number) = 18 THEN t.birth_date END AS fz_birth_date
+    FROM activity t
+    LEFT JOIN zh_rule_fuzzy_source f ON f.source = t.source
+    WHERE t."at" >= $since AND t."at" < $until
+)
 SELECT a.source, a.record_id, a."at", a.id_number, a.name, a.name_key, a.birth_date, a.sex, a.phone, a.plate,
-       a.venue_code, a.venue_name, a.room, a.org_code, a.lat, a.lon
-FROM activity a
-WHERE a."at" >= $since AND a."at" < $until
-  AND (a.id_number IN (SELECT key_value FROM watch_keys WHERE key_type = 'id_number')
-    OR a.phone IN (SELECT key_value FROM watch_keys WHERE key_type = 'phone')
-    OR a.plate IN (SELECT key_value FROM watch_keys WHERE key_type = 'plate')
-    OR (length(a.id_number) = 18 AND a.source IN ({_FZ_SOURCES})
-        AND ({blocked})))
+       a.venue_code, a.venue_name, a.room, a.org_code, a.lat, a.lon, a.b17
+FROM a
+{chr(10).join(joins)}
+WHERE a.id_number IN (SELECT key_value FROM watch_keys WHERE key_type = 'id_number')
+   OR a.phone IN (SELECT key_value FROM watch_keys WHERE key_type = 'phone')
+   OR a.plate IN (SELECT key_value FROM watch_keys WHERE key_type = 'plate')
+   OR {block_flag}
 """
 
 
 def _pairs_sql() -> str:
     unions = []
-    for name, a_cols, w_cols in _BLOCKS:
-        on = " AND ".join(f"{w} = {a}" for a, w in zip(a_cols, w_cols, strict=True))
+    for name, named, expr in _BLOCKS:
+        on = f"{expr.format(b='w.w_b17')} = {expr.format(b='a.b17')}"
+        on += " AND w.w_name_key = a.name_key" if named else ""
         unions.append(
             f"SELECT a.source, a.record_id, w.person_key, w.w_id, w.w_birth8, '{name}' AS block "
-            f"FROM zh_touched a JOIN zh_fz_id w ON {on}"
+            f"FROM zh_touched a JOIN zh_fz_id w ON {on} WHERE a.b17 IS NOT NULL"
         )
+    unions.append(
+        f"SELECT a.source, a.record_id, w.person_key, w.w_id, w.w_birth8, '{_DATE_BLOCK}' AS block "
+        "FROM zh_touched a JOIN zh_fz_id w ON w.w_name_key = a.name_key AND w.w_birth_date = a.birth_date "
+        "WHERE a.b17 IS NOT NULL"
+    )
     cand = "\n    UNION ALL\n    ".join(unions)
     return f"""
 WITH
@@ -540,7 +586,7 @@ d AS (
     JOIN zh_touched t ON t.source = c.source AND t.record_id = c.record_id
     JOIN zh_person p ON p.person_key = c.person_key
     -- only rows of a fuzzy rule's source, and not those matched exactly on ID
-    WHERE length(t.id_number) = 18 AND t.source IN ({_FZ_SOURCES})
+    WHERE t.b17 IS NOT NULL
       AND NOT EXISTS (SELECT 1 FROM watch_keys k WHERE k.key_type = 'id_number' AND k.key_value = t.id_number)
 ),
 e AS (
@@ -657,7 +703,13 @@ ORDER BY h.priority_rank, h."at", h.rule_code, h.source, h.record_id, h.person_k
 TOUCHED_SQL = _touched_sql()
 PAIRS_SQL = _pairs_sql()
 HITS_SQL = _HITS_SQL
-STEPS = (("zh_person", PERSON_SQL), ("zh_fz_id", FZ_ID_SQL), ("zh_touched", TOUCHED_SQL), ("zh_pairs", PAIRS_SQL))
+STEPS = (
+    ("zh_person", PERSON_SQL),
+    ("zh_fz_id", FZ_ID_SQL),
+    ("zh_blocks", BLOCKS_SQL),
+    ("zh_touched", TOUCHED_SQL),
+    ("zh_pairs", PAIRS_SQL),
+)
 
 
 def collide(
