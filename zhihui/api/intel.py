@@ -469,12 +469,8 @@ async def associates_seen(request: Request, actor: Annotated[Actor, Depends(requ
     now = utcnow()
 
     def run() -> list[dict]:
-        import duckdb
-
-        con = duckdb.connect()
+        con = service.activity_connection(src)
         try:
-            con.execute("SET TimeZone = 'UTC'")
-            con.execute(service.activity_view_sql(src))
             return [s._asdict() for s in graph.associates_seen(node, con, days=days, now=now, k=k,
                                                                kinds=_kinds(kinds))]
         finally:

@@ -346,10 +346,17 @@ _graph_cache: dict[str, Any] = {}
 _graph_lock = asyncio.Lock()
 
 
-def activity_view_sql(files: list[str]) -> str:
-    """CREATE VIEW activity over the given Parquet files (DDL cannot take parameters: literals, quoted)."""
+def activity_connection(files: list[str]) -> Any:
+    """A DuckDB connection in UTC with the view `activity` over the given Parquet files (the caller closes it).
+
+    DDL cannot take parameters, so the file names are quoted literals."""
+    import duckdb
+
     quoted = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-    return f"CREATE VIEW activity AS SELECT * FROM read_parquet([{quoted}], union_by_name = true)"
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"CREATE VIEW activity AS SELECT * FROM read_parquet([{quoted}], union_by_name = true)")
+    return con
 
 
 def _activity_files(settings: Settings) -> list[Path]:
@@ -384,12 +391,8 @@ async def relation_graph(db: Database, settings: Settings) -> Any:
         src = [str(f) for f in files]
 
         def build() -> Any:
-            import duckdb
-
-            con = duckdb.connect()
+            con = activity_connection(src)
             try:
-                con.execute("SET TimeZone = 'UTC'")
-                con.execute(activity_view_sql(src))
                 return RelationGraph.from_activity(con, persons)
             finally:
                 con.close()
