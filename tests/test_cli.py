@@ -111,3 +111,65 @@ def test_intel_commands(db_url: str, tmp_path: Path) -> None:
     assert r.returncode == 2 and "error:" in r.stderr and "Traceback" not in r.stderr
     r = run(env, "intel", "ingest", str(tmp_path / "activities.csv"), "--mapping", "no_such_mapping")
     assert r.returncode == 2 and "error:" in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_intel_tactics_commands(db_url: str, tmp_path: Path) -> None:
+    """Every tactic the API offers runs from the shell too, with a stated purpose that lands in the audit log:
+    relations, path, associates, co-presence, origin, series; bad input is one line naming the field."""
+    import csv
+
+    from tests.intel.test_ingest import PLACES
+    from zhihui.sim.population import generate_population, write_population
+
+    pop = generate_population(PLACES, seed=7, n_persons=300, days=3)
+    write_population(pop, tmp_path)
+    env = {**os.environ, "ZHIHUI_DATABASE_URL": db_url, "ZHIHUI_SECRET_FILE": str(tmp_path / "k"),
+           "ZHIHUI_INTEL_DIR": str(tmp_path / "intel")}
+    r = run(env, "intel", "ingest", str(tmp_path / "activities.csv"), "--mapping", "sim_activities", "--no-collide")
+    assert r.returncode == 0, r.stderr
+    with (tmp_path / "activities.csv").open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    a, b = next((x["id_number"], json.loads(x["detail"])["with"]) for x in rows
+                if x["kind"] == "hotel_checkin" and json.loads(x["detail"]).get("with"))
+    p = ("--purpose", "命令行关系倒查")
+    r = run(env, "intel", "relations", a, "-k", "1", "--json", *p)
+    assert r.returncode == 0, r.stderr
+    g = json.loads(r.stdout)
+    assert g["center"] == a and b in {n["id"] for n in g["nodes"]}
+    r = run(env, "intel", "path", a, b, *p)
+    assert r.returncode == 0 and r.stdout.splitlines()[0] == f"{a} → {b}", r.stdout + r.stderr
+    r = run(env, "intel", "associates", a, "--days", "365", "--json", *p)
+    assert r.returncode == 0 and b in {s["key"] for s in json.loads(r.stdout)["sightings"]}, r.stderr
+    # Co-presence around two of one person's own records (as two cases) finds that person.
+    own = sorted((x for x in rows if x["id_number"] == a), key=lambda x: x["at"])[:2]
+    cases = [f"c{i},{x['at']},{x['lat']},{x['lon']}" for i, x in enumerate(own)]
+    if len(cases) == 2:
+        r = run(env, "intel", "co-presence", *(a for c in cases for a in ("--case", c)), "--dt-minutes", "30",
+                "--dd-m", "200", "--json", *p)
+        assert r.returncode == 0, r.stderr
+        assert a in {x["entity"] for x in json.loads(r.stdout)["results"]}
+    r = run(env, "intel", "origin", "--prefixes", a[:4], "--since", "2026-01-01", "--until", "2026-02-01",
+            "--json", *p)
+    assert r.returncode == 0 and json.loads(r.stdout)["rows"], r.stderr
+    # Bad input: the field is named, no traceback.
+    r = run(env, "intel", "origin", "--prefixes", "4x", "--since", "2026-01-01", "--until", "2026-02-01", *p)
+    assert r.returncode == 2 and "prefixes" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    r = run(env, "intel", "relations", a, "--purpose", "看")
+    assert r.returncode == 2 and "purpose" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    r = run(env, "intel", "relations", "nobody", *p)
+    assert r.returncode == 2 and "person" in r.stderr, r.stderr
+    r = run(env, "intel", "series", "999999")
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+
+    async def audited() -> list[tuple[str, str]]:
+        db = Database(db_url)
+        try:
+            async with db.read() as session:
+                return [tuple(x) for x in (await session.execute(text(
+                    "SELECT action, username FROM audit_log WHERE action LIKE 'person.%'"))).all()]
+        finally:
+            await db.dispose()
+
+    actions = asyncio.run(audited())
+    assert {"person.relations", "person.associates", "person.origin_search"} <= {x[0] for x in actions}
+    assert all(x[1].startswith("cli:") for x in actions)

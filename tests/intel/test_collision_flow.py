@@ -4,6 +4,7 @@ there; runs deduplicate; the tactics answer over the same data; the twice-daily 
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 from datetime import UTC, datetime
@@ -15,10 +16,11 @@ from sqlalchemy import select
 
 from tests.conftest import PASSWORD, World
 from tests.intel.test_ingest import PLACES
+from zhihui.api.app import create_app
 from zhihui.core.auth import Actor, Role, create_user
 from zhihui.core.orgs import Org, forget_jurisdictions
 from zhihui.intel import persons, service
-from zhihui.intel.models import KeyPerson
+from zhihui.intel.models import CollisionRun, KeyPerson
 from zhihui.sim.population import generate_population, write_population
 
 AREA = {"type": "Polygon", "coordinates": [[[114.0, 22.5], [114.07, 22.5], [114.07, 22.56], [114.0, 22.56],
@@ -134,8 +136,24 @@ async def test_the_twice_daily_schedule(app: Any, client: httpx.AsyncClient, wor
     assert service.last_slot(datetime(2026, 3, 1, 23, 0, tzinfo=UTC), ("08:00", "20:00")) == \
         datetime(2026, 3, 1, 12, 0, tzinfo=UTC)  # 07:00 Beijing → yesterday's 20:00
     settings = app.state.settings
-    first = await service.scheduled_collision(app.state.db, settings)
-    assert first is not None and first.trigger == "schedule"
+    assert await service.scheduled_collision(app.state.db, settings) is None  # no lists, no data: no run
+    _org_id, _station, activities, _people = await _setup(app, client, tmp_path)
+    assert await service.scheduled_collision(app.state.db, settings) is None  # lists, but no data yet
+    with activities.open("rb") as fh:
+        r = await client.post("/api/v1/intel/ingest", files={"file": ("activities.csv", fh, "text/csv")},
+                              data={"mapping": "sim_activities", "collide": "false"}, headers=world.headers["analyst"])
+    assert r.status_code == 201, r.text
+    # The app's own timer (background on) runs the slot that is due, once, and its hits become orders.
+    live = create_app(settings, background=True)
+    async with live.router.lifespan_context(live):
+        for _ in range(600):
+            async with app.state.db.read() as session:
+                runs = (await session.execute(select(CollisionRun).where(CollisionRun.trigger == "schedule")
+                                              .where(CollisionRun.finished_at.is_not(None)))).scalars().all()
+            if runs:
+                break
+            await asyncio.sleep(0.1)
+    assert len(runs) == 1 and runs[0].hits > 0 and runs[0].instructions > 0
     assert await service.scheduled_collision(app.state.db, settings) is None  # once per slot
 
 

@@ -20,6 +20,8 @@ from tests.web.test_accessibility import violations
 
 # The live server writes ingested activity under intel_dir: a directory of this module's own, not ./var/intel.
 PURPOSE = "线索核查：测试在逃人员"
+# The screen counts collision runs: the twice-daily timer (tested in tests/intel) must not add one mid-test.
+LIVE_SETTINGS = {"collision_times": ()}
 
 
 def id_number(body17: str) -> str:

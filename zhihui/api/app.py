@@ -88,6 +88,10 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
             tasks.append(asyncio.create_task(overdue_loop(db, app.state.bus, settings.scheduler_interval_s)))
             tasks.append(asyncio.create_task(seal_loop(db, settings.audit_seal_interval_s)))
             tasks.append(asyncio.create_task(warm_intake(app)))
+            if settings.collision_times:  # 批量比对碰撞 "每天两次": new hits become 核查指令 at each slot
+                from zhihui.intel.service import collision_loop
+
+                tasks.append(asyncio.create_task(collision_loop(db, settings, app.state.bus)))
         try:
             yield
         finally:

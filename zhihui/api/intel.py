@@ -18,16 +18,13 @@ from sqlalchemy import select
 from zhihui.api.deps import bus_of, db_of, require, settings_of, unit_of_work
 from zhihui.core import audit
 from zhihui.core.auth import Actor, Role
-from zhihui.core.clock import utcnow
 from zhihui.core.errors import InvalidInput, NotFound
 from zhihui.core.orgs import Org
 from zhihui.core.schemas import StrictModel
-from zhihui.incidents.models import Incident
 from zhihui.instructions import service as instructions
 from zhihui.instructions.domain import InstructionKind
-from zhihui.intel import persons, schema, service, tactics
+from zhihui.intel import lookups, persons, service
 from zhihui.intel.models import CollisionHit, CollisionRun, IngestBatch, KeyPerson, Lead
-from zhihui.intel.normalise import id_key, phone_key, plate_key
 from zhihui.intel.rules import load_rules
 
 router = APIRouter(prefix="/intel", tags=["intel"])
@@ -229,7 +226,7 @@ class RunBody(StrictModel):
 async def run_collision(request: Request, body: RunBody,
                         actor: Annotated[Actor, Depends(require(*EDITORS))]) -> dict:
     """批量比对碰撞 on demand over all ingested activity (optionally a time window)."""
-    _window(body.since, body.until)
+    lookups.check_window(body.since, body.until)
     out = await service.run_collision(db_of(request), settings_of(request), actor, trigger="manual",
                                       since=body.since, until=body.until)
     bus_of(request).committed()
@@ -269,25 +266,6 @@ async def hits(request: Request, actor: Annotated[Actor, Depends(require(*ANALYS
 # --- tactics over the activity data --------------------------------------------------------------------------
 
 
-_engine = service.tactic_engine
-
-
-def _rows(table: Any) -> list[dict]:
-    return table.to_pylist()
-
-
-def _aware(name: str, v: datetime | None) -> datetime | None:
-    if v is not None and v.tzinfo is None:
-        raise InvalidInput(name, f"{name} must carry a UTC offset, e.g. 2026-11-23T00:00:00+08:00")
-    return v
-
-
-def _window(since: datetime | None, until: datetime | None) -> tuple[datetime | None, datetime | None]:
-    """Checked here, before a worker thread starts: a bad window is the caller's mistake, named, not a 500."""
-    since, until = _aware("since", since), _aware("until", until)
-    if since is not None and until is not None and since >= until:
-        raise InvalidInput("until", "until must be after since")
-    return since, until
 
 
 @router.get("/trajectory")
@@ -295,25 +273,8 @@ async def trajectory(request: Request, actor: Annotated[Actor, Depends(require(*
                      id_number: str | None = None, plate: str | None = None, phone: str | None = None,
                      since: datetime | None = None, until: datetime | None = None) -> dict:
     """人员轨迹: a person's or vehicle's records in time order, for the map."""
-    keys = {"id_number": id_key(id_number)[0] if id_number else None,
-            "plate": plate_key(plate) if plate else None, "phone": phone_key(phone) if phone else None}
-    for name, raw in (("id_number", id_number), ("plate", plate), ("phone", phone)):
-        if raw and keys[name] is None:
-            raise InvalidInput(name, f"'{raw}' is not a readable {name}")
-    if not any(keys.values()):
-        raise InvalidInput("id_number", "give id_number, plate or phone")
-    settings = settings_of(request)
-    since, until = _window(since, until)
-
-    def run() -> list[dict]:
-        with _engine(settings) as eng:
-            return _rows(tactics.trajectory(eng, **keys, since=since, until=until))
-
-    points = await asyncio.to_thread(run)
-    async with unit_of_work(request) as session:
-        audit.append(session, actor, "person.trajectory", component="intel", target_type="activity",
-                     detail={"purpose": purpose, **{k: v for k, v in keys.items() if v}, "records": len(points)})
-    return {"keys": {k: v for k, v in keys.items() if v}, "points": points}
+    return await lookups.trajectory(db_of(request), settings_of(request), actor, purpose=purpose,
+                                    id_number=id_number, plate=plate, phone=phone, since=since, until=until)
 
 
 class CaseIn(StrictModel):
@@ -336,35 +297,9 @@ class CoPresenceBody(StrictModel):
 async def co_presence(request: Request, body: CoPresenceBody,
                       actor: Annotated[Actor, Depends(require(*ANALYSTS))]) -> dict:
     """串并: persons and vehicles recorded within Δt and Δd of at least k of the given cases (incidents)."""
-    cases = [c.model_dump() for c in body.cases]
-    for i, c in enumerate(cases):
-        if c["at"].tzinfo is None:
-            raise InvalidInput(f"cases.{i}.at", "at must carry a UTC offset")
-    if body.incident_ids:
-        async with db_of(request).read() as session:
-            found = {i.id: i for i in (await session.execute(
-                select(Incident).where(Incident.id.in_(body.incident_ids)))).scalars()}
-        for n, iid in enumerate(body.incident_ids):
-            inc = found.get(iid)
-            if inc is None:
-                raise InvalidInput(f"incident_ids.{n}", f"no incident {iid}")
-            if inc.lat is None or inc.lon is None:
-                raise InvalidInput(f"incident_ids.{n}", f"incident {iid} has no location")
-            cases.append({"case_id": inc.number, "at": inc.received_at, "lat": inc.lat, "lon": inc.lon})
-    if not cases:
-        raise InvalidInput("cases", "give cases or incident_ids")
-    settings = settings_of(request)
-
-    def run() -> list[dict]:
-        with _engine(settings) as eng:
-            return _rows(tactics.co_presence(eng, cases, dt_minutes=body.dt_minutes, dd_m=body.dd_m, k=body.k))
-
-    found_rows = await asyncio.to_thread(run)
-    async with unit_of_work(request) as session:
-        audit.append(session, actor, "person.co_presence", component="intel", target_type="activity",
-                     detail={"purpose": body.purpose, "cases": [c["case_id"] for c in cases][:100],
-                             "found": len(found_rows)})
-    return {"cases": len(cases), "results": found_rows}
+    return await lookups.co_presence(db_of(request), settings_of(request), actor, purpose=body.purpose,
+                                     cases=[c.model_dump() for c in body.cases], incident_ids=body.incident_ids,
+                                     dt_minutes=body.dt_minutes, dd_m=body.dd_m, k=body.k)
 
 
 @router.get("/origin")
@@ -372,25 +307,8 @@ async def high_risk_origin(request: Request, actor: Annotated[Actor, Depends(req
                            purpose: PurposeQ, prefixes: Annotated[str, Query(pattern=r"^\d{2,6}(,\d{2,6})*$")],
                            since: datetime, until: datetime, sources: str | None = None) -> dict:
     """高危地区检索: local activity of persons whose ID region code (GB/T 2260) starts with the prefixes."""
-    settings = settings_of(request)
-    src = [s for s in (sources or "").split(",") if s] or None
-    for s in src or []:
-        if s not in schema.SOURCES:
-            raise InvalidInput("sources", f"unknown source '{s}'; known: {', '.join(schema.SOURCES)}")
-    pre = prefixes.split(",")
-    if any(len(p) not in (2, 4, 6) for p in pre):
-        raise InvalidInput("prefixes", "region prefixes are 2, 4 or 6 digits")
-    a, b = _window(since, until)
-
-    def run() -> list[dict]:
-        with _engine(settings) as eng:
-            return _rows(tactics.high_risk_origin(eng, pre, since=a, until=b, sources=src))  # type: ignore[arg-type]
-
-    rows = await asyncio.to_thread(run)
-    async with unit_of_work(request) as session:
-        audit.append(session, actor, "person.origin_search", component="intel", target_type="activity",
-                     detail={"purpose": purpose, "prefixes": pre, "rows": len(rows)})
-    return {"prefixes": pre, "rows": rows}
+    return await lookups.high_risk_origin(db_of(request), settings_of(request), actor, purpose=purpose,
+                                          prefixes=prefixes, since=since, until=until, sources=sources)
 
 
 @router.get("/series/suggest")
@@ -403,79 +321,31 @@ async def series_suggest(request: Request, _actor: Annotated[Actor, Depends(requ
 # --- 关系人员倒查 ----------------------------------------------------------------------------------------------
 
 GraphKinds = Annotated[str | None, Query(pattern=r"^[a-z_]+(,[a-z_]+)*$", description="co_stay,co_travel,…")]
-
-
-def _kinds(raw: str | None) -> list[str] | None:
-    from zhihui.intel.graph import KINDS
-
-    if not raw:
-        return None
-    kinds = raw.split(",")
-    for k in kinds:
-        if k not in KINDS:
-            raise InvalidInput("kinds", f"unknown relation kind '{k}'; known: {', '.join(KINDS)}")
-    return kinds
-
-
-async def _audit_person(request: Request, actor: Actor, action: str, purpose: str, **detail: Any) -> None:
-    async with unit_of_work(request) as session:
-        audit.append(session, actor, action, component="intel", target_type="person",
-                     detail={"purpose": purpose, **detail})
+PersonQ = Annotated[str, Query(min_length=1, max_length=32, description="ID number or key-person id")]
 
 
 @router.get("/graph/neighbourhood")
 async def graph_neighbourhood(request: Request, actor: Annotated[Actor, Depends(require(*ANALYSTS))],
-                              purpose: PurposeQ, person: Annotated[str, Query(min_length=1, max_length=32)],
-                              k: Annotated[int, Query(ge=1, le=3)] = 2, kinds: GraphKinds = None,
-                              limit: Annotated[int, Query(ge=1, le=500)] = 200) -> dict:
+                              purpose: PurposeQ, person: PersonQ, k: Annotated[int, Query(ge=1, le=3)] = 2,
+                              kinds: GraphKinds = None, limit: Annotated[int, Query(ge=1, le=500)] = 200) -> dict:
     """关系人员倒查: the k-hop subgraph around a person (ID number or key-person id) with each relation's evidence."""
-    db, settings = db_of(request), settings_of(request)
-    node = await service.person_key(db, person)
-    graph = await service.relation_graph(db, settings)
-    out = await asyncio.to_thread(graph.to_json, node, k, kinds=_kinds(kinds), limit=limit)
-    await _audit_person(request, actor, "person.relations", purpose, person=node, k=k,
-                        nodes=len(out.get("nodes", [])))
-    return out
+    return await lookups.neighbourhood(db_of(request), settings_of(request), actor, purpose=purpose, person=person,
+                                       k=k, kinds=kinds, limit=limit)
 
 
 @router.get("/graph/path")
 async def graph_path(request: Request, actor: Annotated[Actor, Depends(require(*ANALYSTS))], purpose: PurposeQ,
-                     a: Annotated[str, Query(min_length=1, max_length=32)],
-                     b: Annotated[str, Query(min_length=1, max_length=32)], kinds: GraphKinds = None,
-                     weighted: bool = False) -> dict:
+                     a: PersonQ, b: PersonQ, kinds: GraphKinds = None, weighted: bool = False) -> dict:
     """The shortest chain of relations between two persons (fewest hops, or strongest with weighted=true)."""
-    db, settings = db_of(request), settings_of(request)
-    na, nb = await service.person_key(db, a), await service.person_key(db, b)
-    graph = await service.relation_graph(db, settings)
-    path = await asyncio.to_thread(graph.shortest_path, na, nb, _kinds(kinds), weighted=weighted)
-    await _audit_person(request, actor, "person.relations", purpose, persons=[na, nb], found=path is not None)
-    if path is None:
-        return {"a": na, "b": nb, "found": False, "nodes": [], "steps": []}
-    return {"a": na, "b": nb, "found": True, "nodes": list(path.nodes), "strength": path.strength,
-            "steps": [[r.to_dict() for r in step] for step in path.steps]}
+    return await lookups.path(db_of(request), settings_of(request), actor, purpose=purpose, a=a, b=b, kinds=kinds,
+                              weighted=weighted)
 
 
 @router.get("/graph/associates-seen")
 async def associates_seen(request: Request, actor: Annotated[Actor, Depends(require(*ANALYSTS))],
-                          purpose: PurposeQ, person: Annotated[str, Query(min_length=1, max_length=32)],
-                          days: Annotated[float, Query(gt=0, le=365)] = 7, k: Annotated[int, Query(ge=1, le=3)] = 1,
-                          kinds: GraphKinds = None) -> dict:
+                          purpose: PurposeQ, person: PersonQ, days: Annotated[float, Query(gt=0, le=365)] = 7,
+                          k: Annotated[int, Query(ge=1, le=3)] = 1, kinds: GraphKinds = None) -> dict:
     """"Where were this fugitive's associates seen in the last N days": associates within k hops and their
     latest records, newest first."""
-    db, settings = db_of(request), settings_of(request)
-    node = await service.person_key(db, person)
-    graph = await service.relation_graph(db, settings)
-    src = [str(f) for f in service._activity_files(settings)]
-    now = utcnow()
-
-    def run() -> list[dict]:
-        con = service.activity_connection(src)
-        try:
-            return [s._asdict() for s in graph.associates_seen(node, con, days=days, now=now, k=k,
-                                                               kinds=_kinds(kinds))]
-        finally:
-            con.close()
-
-    seen = await asyncio.to_thread(run)
-    await _audit_person(request, actor, "person.associates", purpose, person=node, days=days, found=len(seen))
-    return {"person": node, "days": days, "now": now, "sightings": seen}
+    return await lookups.associates_seen(db_of(request), settings_of(request), actor, purpose=purpose,
+                                         person=person, days=days, k=k, kinds=kinds)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,6 +15,19 @@ DEFAULT_DB_PATH = Path("var") / "zhihui.db"
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     return int(raw) if raw else default
+
+
+def _times(name: str, default: str) -> tuple[str, ...]:
+    """Beijing wall-clock times "HH:MM,HH:MM"; an empty value switches the schedule off."""
+    out = []
+    for t in (x.strip() for x in os.environ.get(name, default).split(",")):
+        if not t:
+            continue
+        m = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", t)
+        if not m:
+            raise ValueError(f"{name}: '{t}' is not a time HH:MM (e.g. 08:00,20:00)")
+        out.append(f"{int(m[1]):02d}:{m[2]}")
+    return tuple(out)
 
 
 def _datetime(name: str) -> datetime | None:
@@ -122,8 +136,7 @@ def load_settings(**overrides: object) -> Settings:
         "sandbox": os.environ.get("ZHIHUI_SANDBOX", "").lower() in ("1", "true", "yes"),
         "sandbox_start": _datetime("ZHIHUI_SANDBOX_START"),
         "intel_dir": Path(os.environ.get("ZHIHUI_INTEL_DIR", Settings.intel_dir)),
-        "collision_times": tuple(t.strip() for t in os.environ.get("ZHIHUI_COLLISION_TIMES", "08:00,20:00").split(",")
-                                 if t.strip()),
+        "collision_times": _times("ZHIHUI_COLLISION_TIMES", "08:00,20:00"),
     }
     values.update(overrides)
     if "database_url" in overrides:

@@ -78,32 +78,121 @@ def _import_sim(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lookup(fn_name: str, **kw: Any) -> Any:
+    """Run one audited look-up from `zhihui.intel.lookups` as the terminal's user."""
+    from zhihui.intel import lookups
+
+    async def run(db: Any, settings: Any) -> Any:
+        return await getattr(lookups, fn_name)(db, settings, kw.pop("actor"), **kw)
+
+    return asyncio.run(_with_db(run))
+
+
 def _trajectory(args: argparse.Namespace) -> int:
-    from zhihui.core import audit
-    from zhihui.intel import service, tactics
-    from zhihui.intel.normalise import id_key, phone_key, plate_key
-
-    keys = {"id_number": id_key(args.id_number)[0] if args.id_number else None,
-            "plate": plate_key(args.plate) if args.plate else None,
-            "phone": phone_key(args.phone) if args.phone else None}
-    if not any(keys.values()):
-        print("error: give a readable --id-number, --plate or --phone", file=sys.stderr)
+    if not (args.id_number or args.plate or args.phone):
+        print("error: id_number: give --id-number, --plate or --phone", file=sys.stderr)
         return 2
-
-    async def run(db: Any, settings: Any) -> list[dict]:
-        def q() -> list[dict]:
-            with service.tactic_engine(settings) as eng:
-                return tactics.trajectory(eng, **keys, since=args.since, until=args.until).to_pylist()
-
-        rows = await asyncio.to_thread(q)
-        async with db.tx() as session:
-            audit.append(session, _actor(args), "person.trajectory", component="intel", target_type="activity",
-                         detail={"purpose": args.purpose, **{k: v for k, v in keys.items() if v}, "records": len(rows)})
-        return rows
-
-    for r in asyncio.run(_with_db(run)):
+    out = _lookup("trajectory", actor=_actor(args), purpose=args.purpose, id_number=args.id_number,
+                  plate=args.plate, phone=args.phone, since=args.since, until=args.until)
+    if args.json:
+        _print(out)
+        return 0
+    for r in out["points"]:
         print(f"{r['at_local']}  {r['source']:<16} {r['venue_name'] or '':<24} {r['room'] or '':<8} "
               f"{r['lat']:.5f},{r['lon']:.5f}  {r['matched_by']}")
+    print(f"{len(out['points'])} records", file=sys.stderr)
+    return 0
+
+
+def _case(raw: str) -> dict[str, Any]:
+    """A case on the command line: CASE_ID,TIME,LAT,LON (time in ISO 8601; bare times are Beijing time)."""
+    parts = raw.split(",")
+    if len(parts) != 4:
+        raise ValueError(f"--case '{raw}': expected CASE_ID,TIME,LAT,LON")
+    return {"case_id": parts[0], "at": _when(parts[1]), "lat": float(parts[2]), "lon": float(parts[3])}
+
+
+def _co_presence(args: argparse.Namespace) -> int:
+    out = _lookup("co_presence", actor=_actor(args), purpose=args.purpose, cases=[_case(c) for c in args.case],
+                  incident_ids=args.incident, dt_minutes=args.dt_minutes, dd_m=args.dd_m, k=args.k)
+    if args.json:
+        _print(out)
+        return 0
+    print(f"{len(out['results'])} persons/vehicles near ≥{args.k} of {out['cases']} cases "
+          f"(Δt {args.dt_minutes:g} min, Δd {args.dd_m:g} m)")
+    for r in out["results"]:
+        print("  " + "  ".join(f"{k}={v}" for k, v in r.items() if v not in (None, "", [])))
+    return 0
+
+
+def _origin(args: argparse.Namespace) -> int:
+    out = _lookup("high_risk_origin", actor=_actor(args), purpose=args.purpose, prefixes=args.prefixes,
+                  since=args.since, until=args.until, sources=args.sources)
+    if args.json:
+        _print(out)
+        return 0
+    print(f"{len(out['rows'])} records of persons from {','.join(out['prefixes'])}")
+    for r in out["rows"]:
+        print("  " + "  ".join(f"{k}={v}" for k, v in r.items() if v not in (None, "", [])))
+    return 0
+
+
+def _relations(args: argparse.Namespace) -> int:
+    out = _lookup("neighbourhood", actor=_actor(args), purpose=args.purpose, person=args.person, k=args.k,
+                  kinds=args.kinds, limit=args.limit)
+    if args.json:
+        _print(out)
+        return 0
+    nodes = out.get("nodes", [])
+    print(f"{out.get('center', args.person)}: {len(nodes)} persons within {args.k} hops"
+          + (f" (of {out['total']})" if out.get("total") else ""))
+    for n in nodes:
+        print("  " + "  ".join(f"{k}={v}" for k, v in n.items() if v not in (None, "", [])))
+    for e in out.get("edges", []):
+        print("  " + "  ".join(f"{k}={v}" for k, v in e.items() if v not in (None, "", [])))
+    return 0
+
+
+def _path(args: argparse.Namespace) -> int:
+    out = _lookup("path", actor=_actor(args), purpose=args.purpose, a=args.a, b=args.b, kinds=args.kinds,
+                  weighted=args.weighted)
+    if args.json or not out["found"]:
+        _print(out)
+        return 0 if out["found"] else 1
+    print(" → ".join(out["nodes"]))
+    for i, step in enumerate(out["steps"], 1):
+        for r in step:
+            print(f"  {i}. " + "  ".join(f"{k}={v}" for k, v in r.items() if v not in (None, "", [])))
+    return 0
+
+
+def _associates(args: argparse.Namespace) -> int:
+    out = _lookup("associates_seen", actor=_actor(args), purpose=args.purpose, person=args.person,
+                  days=args.days, k=args.k, kinds=args.kinds)
+    if args.json:
+        _print(out)
+        return 0
+    print(f"associates of {out['person']} seen in the last {args.days:g} days: {len(out['sightings'])}")
+    for s in out["sightings"]:
+        print("  " + "  ".join(f"{k}={v}" for k, v in s.items() if v not in (None, "", [])))
+    return 0
+
+
+def _series(args: argparse.Namespace) -> int:
+    from zhihui.intel import service
+
+    async def run(db: Any, _settings: Any) -> Any:
+        return await service.suggest_series(db, args.incident_id, top=args.top)
+
+    out = asyncio.run(_with_db(run))
+    if args.json:
+        _print(out)
+        return 0
+    for s in out.get("suggestions", []):
+        ev = s.get("evidence") or s.get("reasons") or ""
+        ev = "；".join(ev) if isinstance(ev, list) else ev
+        print(f"{s.get('score', 0):.3f}  {s.get('number')}  {ev}")
+    print(f"{len(out.get('suggestions', []))} suggestions for incident {args.incident_id}", file=sys.stderr)
     return 0
 
 
@@ -145,5 +234,48 @@ def register(sub: Any) -> None:
     t.add_argument("--phone")
     t.add_argument("--since", type=_when)
     t.add_argument("--until", type=_when)
-    t.add_argument("--purpose", required=True, help="查询事由 (audited)")
-    t.set_defaults(func=_safe(_trajectory))
+    _common(t, _trajectory)
+    cp = isub.add_parser("co-presence", help="串并: persons/vehicles recorded near at least k of the cases")
+    cp.add_argument("--case", action="append", default=[], metavar="ID,TIME,LAT,LON",
+                    help="a case (repeatable); TIME in ISO 8601, bare = Beijing time; WGS-84")
+    cp.add_argument("--incident", action="append", type=int, default=[], metavar="INCIDENT_ID",
+                    help="a platform incident as a case (repeatable)")
+    cp.add_argument("--dt-minutes", type=float, default=60)
+    cp.add_argument("--dd-m", type=float, default=500)
+    cp.add_argument("-k", type=int, default=2, help="present near at least k cases")
+    _common(cp, _co_presence)
+    o = isub.add_parser("origin", help="高危地区检索: local activity of persons from the given region codes")
+    o.add_argument("--prefixes", required=True, help="GB/T 2260 prefixes, 2/4/6 digits, comma-separated")
+    o.add_argument("--since", type=_when, required=True)
+    o.add_argument("--until", type=_when, required=True)
+    o.add_argument("--sources", help="hotel_checkin,internet_cafe,… (default all)")
+    _common(o, _origin)
+    r = isub.add_parser("relations", help="关系人员倒查: a person's k-hop relations with the evidence")
+    r.add_argument("person", help="ID number or key-person id")
+    r.add_argument("-k", type=int, default=2)
+    r.add_argument("--kinds", help="co_stay,co_travel,… (default all)")
+    r.add_argument("--limit", type=int, default=200)
+    _common(r, _relations)
+    pa = isub.add_parser("path", help="the shortest chain of relations between two persons")
+    pa.add_argument("a")
+    pa.add_argument("b")
+    pa.add_argument("--kinds")
+    pa.add_argument("--weighted", action="store_true", help="strongest chain instead of fewest hops")
+    _common(pa, _path)
+    a = isub.add_parser("associates", help="where this person's associates were seen in the last N days")
+    a.add_argument("person", help="ID number or key-person id")
+    a.add_argument("--days", type=float, default=7)
+    a.add_argument("-k", type=int, default=1)
+    a.add_argument("--kinds")
+    _common(a, _associates)
+    se = isub.add_parser("series", help="串并案: incidents likely by the same offender, with the evidence")
+    se.add_argument("incident_id", type=int)
+    se.add_argument("--top", type=int, default=10)
+    se.add_argument("--json", action="store_true", help="print the whole answer as JSON")
+    se.set_defaults(func=_safe(_series))
+
+
+def _common(p: argparse.ArgumentParser, fn: Any) -> None:
+    p.add_argument("--purpose", required=True, help="查询事由 (audited)")
+    p.add_argument("--json", action="store_true", help="print the whole answer as JSON")
+    p.set_defaults(func=_safe(fn))

@@ -258,12 +258,17 @@ async def scheduled_collision(db: Database, settings: Settings) -> RunSummary | 
     async with db.read() as session:
         done = (await session.execute(select(func.count()).select_from(CollisionRun).where(
             CollisionRun.trigger == "schedule", CollisionRun.started_at >= slot))).scalar_one()
-    if done:
+        watched = (await session.execute(select(func.count()).select_from(KeyPerson).where(
+            KeyPerson.status == "active"))).scalar_one()
+    # Nothing to collide is not a run: a fresh installation's run list stays empty until lists and data exist.
+    if done or not watched or not _has_parquet(activity_dir(settings)):
         return None
     return await run_collision(db, settings, Actor.system(), trigger="schedule")
 
 
 async def collision_loop(db: Database, settings: Settings, bus: Any, interval: float = 60.0) -> None:
+    """The schedule's timer (started by the app): checks each minute whether a slot is due. Several workers may
+    race for one slot; hit keys are unique, so the loser's run sends no second order."""
     while True:
         try:
             if await scheduled_collision(db, settings):
@@ -359,7 +364,7 @@ def activity_connection(files: list[str]) -> Any:
     return con
 
 
-def _activity_files(settings: Settings) -> list[Path]:
+def activity_files(settings: Settings) -> list[Path]:
     act = activity_dir(settings)
     return sorted(act.rglob("*.parquet")) if act.exists() else []
 
@@ -370,7 +375,7 @@ async def relation_graph(db: Database, settings: Settings) -> Any:
     from zhihui.core.errors import InvalidInput
     from zhihui.intel.graph import RelationGraph
 
-    files = _activity_files(settings)
+    files = activity_files(settings)
     if not files:
         raise InvalidInput("activity", "no activity data has been ingested yet (POST /intel/ingest)")
     key = f"{settings.intel_dir}|{len(files)}|{max(f.stat().st_mtime_ns for f in files)}"
