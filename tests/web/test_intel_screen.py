@@ -15,7 +15,7 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from tests.web.client import PASSWORD, get, log_in, token
+from tests.web.client import PASSWORD, get, log_in, record_call, token
 from tests.web.test_accessibility import violations
 
 # The live server writes ingested activity under intel_dir: a directory of this module's own, not ./var/intel.
@@ -220,6 +220,116 @@ def test_analyst_desk(live_server: Any, new_page: Any, shot: Any) -> None:
     expect(page.get_by_test_id("tab-hits")).to_have_text("比中预警")
 
 
+COMPANION_ID = id_number("44030419880512003")
+THIRD_ID = id_number("45010219920101004")
+
+
+def companions_csv() -> bytes:
+    """The person shared room 302 with a companion two nights ago; the companion shared another hotel's room
+    with a third person last week and was in an internet café an hour ago."""
+    def row(kind: str, at: datetime, pid: str, idn: str, code: str, name: str, detail: dict) -> dict:
+        return {"kind": kind, "at": at.isoformat(), "person_id": pid, "id_number": idn, "plate": "", "venue_code": code,
+                "venue_name": name, "lat": 22.5350, "lon": 114.0200, "detail": json.dumps(detail, ensure_ascii=False)}
+    # A hotel night runs from 06:00 Beijing (a check-in before 06:00 counts for the night before): the
+    # companions check in at 22:00 Beijing of the person's night, whatever the time the test runs.
+    local = HOTEL_AT + timedelta(hours=8)
+    night = local.date() - timedelta(days=1 if local.hour < 6 else 0)
+    same_night = datetime(night.year, night.month, night.day, 14, 0, tzinfo=UTC)  # 22:00 Beijing
+    week_ago = (NOW - timedelta(days=6)).replace(hour=13, minute=0, second=0)  # 21:00 Beijing
+    rows = [
+        row("hotel_checkin", same_night, "p3", COMPANION_ID, "HT-T-001", "测试福华宾馆",
+            {"room": "302"}),
+        row("hotel_checkin", week_ago, "p3", COMPANION_ID, "HT-T-003", "测试莲花旅店", {"room": "8"}),
+        row("hotel_checkin", week_ago + timedelta(minutes=10), "p4", THIRD_ID, "HT-T-003", "测试莲花旅店",
+            {"room": "8"}),
+        row("internet_cafe", NOW - timedelta(hours=1), "p3", COMPANION_ID, "NB-T-002", "测试极速网咖", {"seat": "B3"}),
+    ]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue().encode("utf-8")
+
+
+def test_relations_and_series(live_server: Any, new_page: Any, shot: Any) -> None:
+    """关系倒查 on the graph drawn from co-stays (runs after the desk test: the person is on the list), the chain
+    to a second-hop associate, the associates' recent records; then 串并案 over three look-alike burglaries."""
+    import httpx
+
+    base = live_server.url
+    tok = token(base, "yanpan")
+    r = httpx.post(f"{base}/api/v1/intel/ingest", headers={"Authorization": f"Bearer {tok}"},
+                   files={"file": ("companions.csv", companions_csv(), "text/csv")},
+                   data={"mapping": "sim_activities", "collide": "false"}, timeout=60)
+    assert r.status_code == 201 and r.json()["rows_ok"] == 4, r.text
+    page = new_page(1280, 900)
+    sign_in(page, base, "yanpan")
+    page.get_by_test_id("tab-relations").click()
+    page.get_by_test_id("rel-person").fill(PERSON_ID)
+    page.get_by_test_id("rel-submit").click()
+    expect(page.get_by_test_id("purpose-error")).to_be_visible()  # a person look-up needs its 查询事由
+    page.get_by_test_id("purpose").fill(PURPOSE)
+    page.get_by_test_id("rel-submit").click()
+    graph = page.get_by_test_id("rel-graph")
+    expect(graph).to_have_attribute("data-nodes", "3")
+    expect(page.locator(f"[data-testid=rel-node][data-id='{THIRD_ID}']")).to_have_attribute("data-hops", "2")
+    expect(page.locator("[data-testid=rel-edge][data-kind=co_stay]")).to_have_count(2)
+    expect(page.get_by_test_id("rel-result")).to_contain_text("李测试")  # the centre is a key person
+    # Selecting the companion keeps only the companion's relations in the table.
+    page.locator(f"[data-testid=rel-node][data-id='{COMPANION_ID}']").click()
+    expect(page.locator("[data-testid=rel-edge]")).to_have_count(2)
+    page.locator(f"[data-testid=rel-node][data-id='{THIRD_ID}']").click()
+    expect(page.locator("[data-testid=rel-edge]")).to_have_count(1)
+    shot(page, "18-intel-relations")
+    # The chain to the third person goes through the companion.
+    page.get_by_test_id("rel-other").fill(THIRD_ID)
+    page.get_by_test_id("rel-path").click()
+    steps = page.locator("[data-testid=chain-step]")
+    expect(steps).to_have_count(2)
+    expect(steps.first).to_contain_text(COMPANION_ID)
+    expect(steps.first).to_contain_text("同住")
+    page.get_by_test_id("rel-other").fill("123")
+    page.get_by_test_id("rel-path").click()
+    expect(page.get_by_test_id("field-error-b")).to_be_visible()
+    # Associates seen in the last 2 days: the companion's café record an hour ago, newest first.
+    page.get_by_test_id("rel-days").fill("2")
+    page.get_by_test_id("rel-seen").click()
+    seen = page.locator("[data-testid=sighting-row]")
+    expect(seen.first).to_contain_text("测试极速网咖")
+    expect(seen.first).to_have_attribute("data-key", COMPANION_ID)
+    # Unknown person: named beside the field.
+    page.get_by_test_id("rel-person").fill("nobody")
+    page.get_by_test_id("rel-submit").click()
+    expect(page.get_by_test_id("field-error-person")).to_be_visible()
+
+    # 串并案: three 入室盗窃 a few hundred metres apart with the same MO, one far away with another MO.
+    body = {"category_code": "010501", "caller_phone": "13900000011", "address": "深圳市福田区景田北路1号"}
+    first = record_call(base, {**body, "lat": 22.5405, "lon": 114.0553,
+                               "description": "报警人称家中被撬锁入室，卧室抽屉内现金和金首饰被盗，门锁有明显撬痕"})
+    twin = record_call(base, {**body, "lat": 22.5412, "lon": 114.0561,
+                              "description": "住户回家发现防盗门锁被撬，家中现金、首饰被盗"})
+    other = record_call(base, {**body, "lat": 22.5600, "lon": 114.0900,
+                               "description": "报警称阳台窗户未关，有人攀爬阳台入室，笔记本电脑被盗"})
+    page.get_by_test_id("tab-series").click()
+    page.get_by_test_id("series-incident").fill("abc")
+    page.get_by_test_id("series-submit").click()
+    expect(page.get_by_test_id("field-error-incident_id")).to_be_visible()
+    page.get_by_test_id("series-incident").fill(str(first["id"]))
+    page.get_by_test_id("series-submit").click()
+    rows = page.locator("[data-testid=series-row]")
+    expect(rows.first).to_have_attribute("data-incident", str(twin["id"]), timeout=60_000)
+    expect(page.locator(f"[data-testid=series-row][data-incident='{other['id']}']")).to_have_count(1)
+    expect(rows.first).to_contain_text("撬锁")
+    shot(page, "19-intel-series")
+    # The picked suggestion and the incident go to 串并 (co-presence) as cases.
+    rows.first.locator("input[type=checkbox]").check()
+    page.get_by_test_id("series-copresence").click()
+    expect(page.get_by_test_id("tab-copresence")).to_have_attribute("aria-selected", "true")
+    expect(page.get_by_test_id("co-incidents")).to_have_value(f"{first['id']},{twin['id']}")
+    page.get_by_test_id("co-submit").click()
+    expect(page.get_by_test_id("co-presence")).to_contain_text("2起案件")
+
+
 def test_tabs_keyboard_and_axe(live_server: Any, new_page: Any) -> None:
     """Runs after the desk test (same server): the populated screens pass axe and the tabs follow the arrow keys."""
     base = live_server.url
@@ -239,6 +349,11 @@ def test_tabs_keyboard_and_axe(live_server: Any, new_page: Any) -> None:
     expect(page.get_by_test_id("tab-leads")).to_have_attribute("aria-selected", "true")
     expect(page.locator("[data-testid=lead-row]").first).to_be_visible()
     assert violations(page) == [], "leads"
+    page.get_by_test_id("tab-relations").click()
+    page.get_by_test_id("rel-person").fill(PERSON_ID)
+    page.get_by_test_id("rel-submit").click()
+    expect(page.get_by_test_id("rel-graph")).to_have_attribute("data-nodes", "3")
+    assert violations(page) == [], "relations"
 
 
 def test_console_link_and_roles(live_server: Any, new_page: Any) -> None:

@@ -54,6 +54,23 @@ async def _audit(db: Database, actor: Actor, action: str, target_type: str, deta
         audit.append(session, actor, action, component=COMPONENT, target_type=target_type, detail=detail)
 
 
+async def _key_persons(db: Database, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The key-person entries among graph nodes: an associate who is himself on a list is the first lead."""
+    from zhihui.intel.models import KeyPerson
+
+    want = sorted({i for i in ids if i})
+    out: dict[str, dict[str, Any]] = {}
+    async with db.read() as session:
+        for n in range(0, len(want), 500):
+            rows = await session.execute(select(KeyPerson.id, KeyPerson.id_number, KeyPerson.name, KeyPerson.category,
+                                                KeyPerson.control_level).where(
+                KeyPerson.id_number.in_(want[n:n + 500]), KeyPerson.status == "active"))
+            for r in rows:
+                out[r.id_number] = {"id": r.id, "name": r.name, "category": r.category,
+                                    "control_level": r.control_level}
+    return out
+
+
 def graph_kinds(kinds: Sequence[str] | str | None) -> list[str] | None:
     from zhihui.intel.graph import KINDS
 
@@ -181,7 +198,14 @@ async def neighbourhood(db: Database, settings: Settings, actor: Actor, *, purpo
     kk = graph_kinds(kinds)
     node = await service.person_key(db, person)
     graph = await service.relation_graph(db, settings)
-    out = await asyncio.to_thread(graph.to_json, node, k, kinds=kk, limit=limit)
+    try:
+        out = await asyncio.to_thread(graph.to_json, node, k, kinds=kk, limit=limit)
+    except KeyError:  # a person with no relation yet: an answer ("none"), not an error
+        out = {"center": node, "k": k, "total": 0, "truncated": False,
+               "nodes": [{"id": node, "hops": 0, "score": 1.0}], "edges": []}
+    known = await _key_persons(db, [n["id"] for n in out.get("nodes", [])])
+    for n in out.get("nodes", []):
+        n["key_person"] = known.get(n["id"])
     await _audit(db, actor, "person.relations", "person", {"purpose": purpose, "person": node, "k": k,
                                                             "nodes": len(out.get("nodes", []))})
     return out
@@ -194,12 +218,17 @@ async def path(db: Database, settings: Settings, actor: Actor, *, purpose: str, 
     kk = graph_kinds(kinds)
     na, nb = await service.person_key(db, a), await service.person_key(db, b)
     graph = await service.relation_graph(db, settings)
-    found = await asyncio.to_thread(graph.shortest_path, na, nb, kk, weighted=weighted)
+    try:
+        found = await asyncio.to_thread(graph.shortest_path, na, nb, kk, weighted=weighted)
+    except KeyError:  # one of them has no relation at all
+        found = None
     await _audit(db, actor, "person.relations", "person", {"purpose": purpose, "persons": [na, nb],
                                                             "found": found is not None})
     if found is None:
         return {"a": na, "b": nb, "found": False, "nodes": [], "steps": []}
+    known = await _key_persons(db, list(found.nodes))
     return {"a": na, "b": nb, "found": True, "nodes": list(found.nodes), "strength": found.strength,
+            "key_persons": {n: known[n] for n in found.nodes if n in known},
             "steps": [[r.to_dict() for r in step] for step in found.steps]}
 
 
@@ -222,10 +251,15 @@ async def associates_seen(db: Database, settings: Settings, actor: Actor, *, pur
         con = service.activity_connection(src)
         try:
             return [s._asdict() for s in graph.associates_seen(node, con, days=days, now=now, k=k, kinds=kk)]
+        except KeyError:  # no relation, so no associates
+            return []
         finally:
             con.close()
 
     seen = await asyncio.to_thread(run)
+    known = await _key_persons(db, [x["key"] for x in seen])
+    for x in seen:
+        x["key_person"] = known.get(x["key"])
     await _audit(db, actor, "person.associates", "person", {"purpose": purpose, "person": node, "days": days,
                                                              "found": len(seen)})
     return {"person": node, "days": days, "now": now, "sightings": seen}

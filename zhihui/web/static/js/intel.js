@@ -1,6 +1,7 @@
 // 情报研判 (/intel): the analyst's desk over /api/v1/intel — 重点人员 (search, record, add), 比中预警 from batch
 // collision with the 核查指令 they caused, 数据导入 with its quarantine reasons, 人员轨迹 on a small offline map,
-// 高危地区检索, 串并 and 线索. Every person look-up carries the 查询事由 typed once at the top (the server audits it
+// 关系人员倒查 (a relation graph, chains between two persons, associates' recent records), 高危地区检索, 串并,
+// 串并案 suggestions with their evidence, and 线索. Every person look-up carries the 查询事由 typed once at the top (the server audits it
 // and refuses a look-up without one). Times are Beijing time, whatever the workstation's zone.
 import { html, useState, useEffect, useRef, useCallback } from "/static/vendor/preact-htm.mjs";
 import { api, current, logout, seat, ApiError } from "./api.js";
@@ -17,7 +18,8 @@ const LEAD_STATUSES = ["new", "verifying", "confirmed", "dismissed"];
 const CREDIBILITY = ["A", "B", "C", "D"];
 const SOURCES = ["hotel_checkin", "internet_cafe", "checkpoint_pass", "transport_ticket"];
 const HIT_STATUSES = ["new", "instructed", "no_station"];
-const TABS = ["persons", "hits", "ingest", "trajectory", "origin", "copresence", "leads"];
+const TABS = ["persons", "hits", "ingest", "trajectory", "relations", "origin", "copresence", "series", "leads"];
+const KINDS = ["co_stay", "co_travel", "shared_phone", "shared_address", "family", "co_offending"];
 const PURPOSE_KEY = "zhihui.intel.purpose";
 const DAY_MS = 86400000;
 
@@ -31,6 +33,29 @@ register({
   "tab.persons": ["重点人员", "Key persons"], "tab.hits": ["比中预警", "Hits"], "tab.ingest": ["数据导入", "Import"],
   "tab.trajectory": ["轨迹", "Trajectory"], "tab.origin": ["高危地区", "High-risk origin"],
   "tab.copresence": ["串并", "Linked cases"], "tab.leads": ["线索", "Leads"],
+  "tab.relations": ["关系倒查", "Relations"], "tab.series": ["串并案", "Case series"],
+  "g.person": ["人员（身份证号或重点人员编号）", "Person (ID number or key-person no.)"], "g.k": ["层数", "Hops"],
+  "g.kinds": ["关系类型", "Relation kinds"], "g.query": ["查关系", "Relations"], "g.days": ["近N天", "Last N days"],
+  "g.seen": ["关系人近期活动", "Associates seen"], "g.path": ["关系链", "Chain"], "g.to": ["另一人（身份证号）", "Other person (ID)"],
+  "g.result": ["{center}：{k}层内关系人 {n} 人（共 {total} 人）", "{center}: {n} persons within {k} hops (of {total})"],
+  "g.truncated": ["仅显示最近、最强的 {n} 人", "Showing the nearest and strongest {n}"],
+  "g.graph": ["关系图", "Relation graph"], "g.node": ["人员", "Person"], "g.hops": ["层", "Hop"], "g.score": ["关联度", "Strength"],
+  "g.listed": ["在库", "On a list"], "g.relations": ["关系（{n}条）", "Relations ({n})"], "g.kind": ["关系", "Relation"],
+  "g.count": ["次数", "Times"], "g.evidence": ["依据", "Evidence"], "g.first": ["首次", "First"], "g.last": ["末次", "Last"],
+  "g.center": ["以此人为中心", "Centre on this person"], "g.nopath": ["两人之间未发现关系链", "No chain of relations between them"],
+  "g.chain": ["关系链：{n} 步", "Chain: {n} steps"], "g.step": ["第{n}步", "Step {n}"],
+  "g.sightings": ["关系人近 {days} 天活动（{n}条，新在前）", "Associates' records in the last {days} days ({n}, newest first)"],
+  "g.via": ["关联方式", "Linked by"], "g.hopsn": ["{n}层", "{n} hop(s)"],
+  "kind.co_stay": ["同住", "Stayed together"], "kind.co_travel": ["同行", "Travelled together"],
+  "kind.shared_phone": ["同机号", "Shared phone"], "kind.shared_address": ["同址", "Shared address"],
+  "kind.family": ["亲属", "Family"], "kind.co_offending": ["同案", "Co-offending"],
+  "s.incident": ["警情ID", "Incident ID"], "s.top": ["显示条数", "Show"], "s.query": ["串并分析", "Find series"],
+  "s.result": ["警情 {number}：候选 {candidates} 起，按同一作案人可能性列出前 {n} 起", "Incident {number}: {candidates} candidates, the {n} most likely by the same offender"],
+  "s.score": ["同一作案人可能性", "P(same offender)"], "s.number": ["警情编号", "Incident"], "s.category": ["警情类别", "Type"],
+  "s.dist": ["距离", "Distance"], "s.gap": ["间隔", "Apart"], "s.evidence": ["串并依据", "Evidence"],
+  "s.days": ["{n}天", "{n} d"], "s.hours": ["{n}小时", "{n} h"], "s.m": ["{n}米", "{n} m"],
+  "s.note": ["同类警情、前后180天、5公里内；模型以模拟的已破系列案训练（GENERATED），仅供研判参考", "Same crime group, ±180 days, within 5 km; the model is trained on GENERATED solved series, a hint for the analyst"],
+  "s.copresence": ["对选中警情做串并（轨迹碰撞）", "Co-presence over the selected incidents"],
   "purpose.label": ["查询事由", "Purpose of look-up"],
   "purpose.hint": ["人员查询均记录审计（用户、时间、事由），至少4个字，本次登录内有效", "Every person look-up is audited (user, time, purpose); at least 4 characters, kept for this session"],
   "purpose.placeholder": ["如：某案线索核查", "e.g. checking a lead in case X"],
@@ -655,8 +680,9 @@ function parseCase(line) {
   return { case_id: parts[0], at: d.toISOString(), lat, lon };
 }
 
-function CoPresence({ need, onTrajectory }) {
+function CoPresence({ need, onTrajectory, preset }) {
   const [ids, setIds] = useState("");
+  useEffect(() => { if (preset) setIds(preset.ids.join(",")); }, [preset]);
   const [cases, setCases] = useState("");
   const [dt, setDt] = useState("60");
   const [dd, setDd] = useState("500");
@@ -718,6 +744,233 @@ function CoPresence({ need, onTrajectory }) {
           <td>${fmtDateTime(r.first_at)}</td><td>${fmtDateTime(r.last_at)}</td>
           <td><button type="button" class="small" onClick=${() => onTrajectory(r.entity_type, r.entity)}>${t("p.trajectory")}</button></td>
         </tr>`)}</tbody></table></div>`}
+    </section>`}
+  </div>`;
+}
+
+// --- 关系人员倒查 --------------------------------------------------------------------------------------------
+
+const KIND_COLOUR = { co_stay: "#b42318", co_travel: "#0072b2", shared_phone: "#8a4baf", shared_address: "#b7791f",
+  family: "#067647", co_offending: "#1b2430" };
+
+// Rings by hop around the centre; a node sits near the angle of the nodes that brought it in, so a
+// family of associates stays together and lines rarely cross. Pure layout, no physics: the same answer
+// always draws the same picture.
+function layout(nodes, edges, size) {
+  const c = size / 2;
+  const pos = {};
+  const byHop = {};
+  nodes.forEach((n) => { (byHop[n.hops] = byHop[n.hops] || []).push(n); });
+  const adj = {};
+  edges.forEach((e) => { (adj[e.source] = adj[e.source] || []).push(e.target); (adj[e.target] = adj[e.target] || []).push(e.source); });
+  const angle = {};
+  const hops = Object.keys(byHop).map(Number).sort((a, b) => a - b);
+  const rings = Math.max(1, hops[hops.length - 1] || 1);
+  hops.forEach((h) => {
+    const ring = byHop[h];
+    if (h === 0) { ring.forEach((n) => { pos[n.id] = [c, c]; angle[n.id] = 0; }); return; }
+    const key = (n) => {
+      const ps = (adj[n.id] || []).filter((x) => angle[x] !== undefined && pos[x] && x !== nodes[0].id);
+      if (!ps.length) return -n.score;
+      return Math.atan2(ps.reduce((s, x) => s + Math.sin(angle[x]), 0), ps.reduce((s, x) => s + Math.cos(angle[x]), 0));
+    };
+    const ordered = h === 1 ? [...ring].sort((a, b) => b.score - a.score) : [...ring].sort((a, b) => key(a) - key(b));
+    const r = (c - 28) * (h / rings);
+    ordered.forEach((n, i) => {
+      const a = (2 * Math.PI * i) / ordered.length - Math.PI / 2;
+      angle[n.id] = a;
+      pos[n.id] = [c + r * Math.cos(a), c + r * Math.sin(a)];
+    });
+  });
+  return pos;
+}
+
+function RelationGraphView({ g, selected, onSelect }) {
+  const size = 520;
+  const pos = layout(g.nodes, g.edges, size);
+  return html`<svg class="relgraph" viewBox=${`0 0 ${size} ${size}`} role="img" aria-label=${t("g.graph")} data-testid="rel-graph"
+    data-nodes=${String(g.nodes.length)} data-edges=${String(g.edges.length)}>
+    ${g.edges.map((e) => pos[e.source] && pos[e.target] && html`<line x1=${pos[e.source][0]} y1=${pos[e.source][1]}
+      x2=${pos[e.target][0]} y2=${pos[e.target][1]} stroke=${KIND_COLOUR[e.kind] || "#888"}
+      stroke-width=${1 + Math.min(4, 4 * e.weight)} opacity=${selected && e.source !== selected && e.target !== selected ? 0.15 : 0.75}>
+      <title>${label("kind.", e.kind)} ×${e.count}</title></line>`)}
+    ${g.nodes.map((n) => html`<g class="node" transform=${`translate(${pos[n.id][0]},${pos[n.id][1]})`} tabindex="0"
+      data-testid="rel-node" data-id=${n.id} data-hops=${String(n.hops)} onClick=${() => onSelect(n.id)}
+      onKeyDown=${(e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); onSelect(n.id); } }}>
+      <circle r=${n.hops === 0 ? 11 : 8} fill=${n.hops === 0 ? "#b42318" : n.key_person ? "#e07a00" : "#0b2a4a"}
+        stroke=${selected === n.id ? "#ffbf47" : "#fff"} stroke-width=${selected === n.id ? 4 : 2} />
+      <text y="-12" text-anchor="middle">${n.key_person ? n.key_person.name : n.id.slice(-4)}</text>
+      <title>${n.id}${n.key_person ? ` ${n.key_person.name}（${n.key_person.category}）` : ""}</title></g>`)}
+  </svg>`;
+}
+
+function Relations({ need, onTrajectory }) {
+  const [person, setPerson] = useState("");
+  const [k, setK] = useState("2");
+  const [kinds, setKinds] = useState([]);
+  const [days, setDays] = useState("7");
+  const [other, setOther] = useState("");
+  const [g, setG] = useState(null);
+  const [selected, setSelected] = useState(null);
+  const [seen, setSeen] = useState(null);
+  const [chain, setChain] = useState(null);
+  const [errors, setErrors] = useState({});
+  const [error, setError] = useState(null);
+  const fail = (err, fields) => {
+    const f = fieldOf(err);
+    if (err.status === 422 && fields.includes(f)) setErrors({ [f]: fieldMessage(err) });
+    else setError(errText(err));
+  };
+  const start = (needPerson = true) => {
+    const purpose = need();
+    if (!purpose) return null;
+    setErrors({}); setError(null);
+    if (needPerson && !person.trim()) { setErrors({ person: t("g.person") }); return null; }
+    return purpose;
+  };
+  const kindsQ = () => (kinds.length ? kinds.join(",") : undefined);
+  const look = async (who = person) => {
+    const purpose = start();
+    if (!purpose) return;
+    try {
+      const r = await api("/intel/graph/neighbourhood", { query: { purpose, person: who.trim(), k, kinds: kindsQ(), limit: 60 } });
+      setG(r); setSelected(null); setChain(null); setSeen(null);
+    } catch (err) { fail(err, ["person", "kinds"]); setG(null); }
+  };
+  const associates = async () => {
+    const purpose = start();
+    if (!purpose) return;
+    try {
+      setSeen(await api("/intel/graph/associates-seen", { query: { purpose, person: person.trim(), days, k: Math.min(2, Number(k)), kinds: kindsQ() } }));
+    } catch (err) { fail(err, ["person", "days"]); }
+  };
+  const findChain = async () => {
+    const purpose = start();
+    if (!purpose) return;
+    if (!other.trim()) { setErrors({ b: t("g.to") }); return; }
+    try {
+      setChain(await api("/intel/graph/path", { query: { purpose, a: person.trim(), b: other.trim(), kinds: kindsQ() } }));
+    } catch (err) { const f = fieldOf(err); if (err.status === 422 && f === "person") setErrors({ b: fieldMessage(err) }); else fail(err, ["kinds"]); }
+  };
+  const recentre = (id) => { setPerson(id); look(id); };
+  const toggle = (x) => setKinds((v) => (v.includes(x) ? v.filter((y) => y !== x) : [...v, x]));
+  const edges = g ? g.edges.filter((e) => !selected || e.source === selected || e.target === selected) : [];
+  const nodeOf = (id) => (g ? g.nodes.find((n) => n.id === id) : null);
+  const who = (id) => { const n = nodeOf(id); return n && n.key_person ? `${id} ${n.key_person.name}` : id; };
+  return html`<div>
+    <form class="controls" onSubmit=${(e) => { e.preventDefault(); look(); }}>
+      <label class="grow">${t("g.person")}<input data-testid="rel-person" value=${person} maxlength="32" autocomplete="off"
+        onInput=${(e) => { setPerson(e.target.value); setErrors({}); }} aria-invalid=${errors.person ? "true" : "false"}
+        aria-describedby=${errors.person ? "err-person" : undefined} /><${FieldErr} id="person" error=${errors.person} /></label>
+      <label>${t("g.k")}<select data-testid="rel-k" value=${k} onChange=${(e) => setK(e.target.value)}>
+        ${["1", "2", "3"].map((x) => html`<option value=${x}>${x}</option>`)}</select></label>
+      <fieldset class="checks"><legend>${t("g.kinds")}</legend>
+        ${KINDS.map((x) => html`<label><input type="checkbox" checked=${kinds.includes(x)} onChange=${() => toggle(x)} /> ${label("kind.", x)}</label>`)}
+      </fieldset>
+      <button class="primary" data-testid="rel-submit">${t("g.query")}</button>
+      <label>${t("g.days")}<input type="number" data-testid="rel-days" value=${days} min="1" max="365" onInput=${(e) => setDays(e.target.value)} /></label>
+      <button type="button" data-testid="rel-seen" class="small" onClick=${associates}>${t("g.seen")}</button>
+      <label>${t("g.to")}<input data-testid="rel-other" value=${other} maxlength="32" autocomplete="off"
+        onInput=${(e) => { setOther(e.target.value); setErrors({}); }} aria-invalid=${errors.b ? "true" : "false"}
+        aria-describedby=${errors.b ? "err-b" : undefined} /><${FieldErr} id="b" error=${errors.b} /></label>
+      <button type="button" data-testid="rel-path" class="small" onClick=${findChain}>${t("g.path")}</button>
+    </form>
+    <${Err} error=${error} testid="rel-error" />
+    ${chain && html`<section class="card" data-testid="rel-chain">
+      ${chain.found ? html`<h2>${t("g.chain", { n: chain.steps.length })}</h2>
+        <ol class="chain">${chain.steps.map((step, i) => html`<li data-testid="chain-step">
+          <span class="mono">${chain.nodes[i]}</span>${chain.key_persons[chain.nodes[i]] ? ` ${chain.key_persons[chain.nodes[i]].name}` : ""}
+          — ${step.map((r) => `${label("kind.", r.kind)}×${r.count}`).join("、")} →
+          <span class="mono">${chain.nodes[i + 1]}</span>${chain.key_persons[chain.nodes[i + 1]] ? ` ${chain.key_persons[chain.nodes[i + 1]].name}` : ""}
+          <br /><small class="muted">${step.flatMap((r) => r.evidence).slice(0, 3).join("；")}</small></li>`)}</ol>`
+        : html`<p data-testid="rel-nopath">${t("g.nopath")}</p>`}
+    </section>`}
+    ${g && html`<section class="card" data-testid="rel-result" aria-labelledby="rel-h">
+      <h2 id="rel-h">${t("g.result", { center: who(g.center), k: g.k, n: g.nodes.length - 1, total: g.total })}
+        ${g.truncated ? html`<small>${t("g.truncated", { n: g.nodes.length - 1 })}</small>` : ""}</h2>
+      <div class="split">
+        <div><${RelationGraphView} g=${g} selected=${selected} onSelect=${(id) => setSelected(id === selected ? null : id)} />
+          <p class="legend">${KINDS.map((x) => html`<span><i style=${`background:${KIND_COLOUR[x]}`}></i>${label("kind.", x)}</span>`)}
+            <span><i class="dot listed"></i>${t("g.listed")}</span></p></div>
+        <div class="scroll"><table>
+          <thead><tr><th>${t("g.node")}</th><th>${t("g.hops")}</th><th>${t("g.score")}</th><th>${t("g.listed")}</th><th></th></tr></thead>
+          <tbody>${g.nodes.slice(1).map((n) => html`<tr data-testid="rel-row" data-id=${n.id} class=${selected === n.id ? "sel" : ""}>
+            <td class="mono"><button type="button" class="link" onClick=${() => setSelected(n.id)}>${n.id}</button></td><td>${n.hops}</td>
+            <td>${n.score.toFixed(3)}</td><td>${n.key_person ? html`<b>${n.key_person.name}</b> ${label("cat.", n.key_person.category)}` : ""}</td>
+            <td><button type="button" class="small" onClick=${() => recentre(n.id)}>${t("g.center")}</button>
+              <button type="button" class="small" onClick=${() => onTrajectory("id_number", n.id)}>${t("p.trajectory")}</button></td></tr>`)}</tbody>
+        </table></div>
+      </div>
+      <h3>${t("g.relations", { n: edges.length })}${selected ? " · " + who(selected) : ""}</h3>
+      <div class="scroll"><table>
+        <thead><tr><th>${t("g.node")}</th><th>${t("g.kind")}</th><th>${t("g.node")}</th><th>${t("g.count")}</th>
+          <th>${t("g.first")}</th><th>${t("g.last")}</th><th>${t("g.evidence")}</th></tr></thead>
+        <tbody>${edges.map((e) => html`<tr data-testid="rel-edge" data-kind=${e.kind}><td class="mono">${who(e.source)}</td>
+          <td>${label("kind.", e.kind)}</td><td class="mono">${who(e.target)}</td><td>${e.count}</td>
+          <td>${e.first_seen ? fmtDateTime(e.first_seen) : "—"}</td><td>${e.last_seen ? fmtDateTime(e.last_seen) : "—"}</td>
+          <td class="wrap">${e.evidence.slice(0, 3).join("；")}${e.evidence.length > 3 ? " …" : ""}</td></tr>`)}</tbody>
+      </table></div>
+    </section>`}
+    ${seen && html`<section class="card" data-testid="rel-sightings">
+      <h2>${t("g.sightings", { days: seen.days, n: seen.sightings.length })}</h2>
+      ${seen.sightings.length === 0 ? html`<p>${t("common.none")}</p>` : html`<div class="scroll"><table>
+        <thead><tr><th>${t("common.time")}</th><th>${t("g.node")}</th><th>${t("g.via")}</th><th>${t("common.source")}</th><th>${t("common.place")}</th></tr></thead>
+        <tbody>${seen.sightings.map((x) => html`<tr data-testid="sighting-row" data-key=${x.key}><td>${fmtDateTime(x.at)}</td>
+          <td class="mono">${x.key}${x.key_person ? html` <b>${x.key_person.name}</b>` : ""}</td>
+          <td>${t("g.hopsn", { n: x.hops })} · ${x.kinds.map((k2) => label("kind.", k2)).join("→")}</td><td>${label("src.", x.source)}</td>
+          <td class="wrap">${x.venue_name || x.venue_code || "—"}</td></tr>`)}</tbody></table></div>`}
+    </section>`}
+  </div>`;
+}
+
+// --- 串并案 ---------------------------------------------------------------------------------------------------
+
+function Series({ onCoPresence }) {
+  const [incident, setIncident] = useState("");
+  const [top, setTop] = useState("10");
+  const [out, setOut] = useState(null);
+  const [picked, setPicked] = useState([]);
+  const [errors, setErrors] = useState({});
+  const [error, setError] = useState(null);
+  const submit = async (e) => {
+    e.preventDefault();
+    setErrors({}); setError(null);
+    const id = Number(incident);
+    if (!Number.isInteger(id) || id <= 0) { setErrors({ incident_id: t("s.incident") }); return; }
+    try {
+      const r = await api("/intel/series/suggest", { query: { incident_id: id, top } });
+      setOut(r); setPicked([]);
+    } catch (err) {
+      if (err.status === 404 || (err.status === 422 && fieldOf(err) === "incident_id")) setErrors({ incident_id: err.status === 404 ? err.message : fieldMessage(err) });
+      else setError(errText(err));
+      setOut(null);
+    }
+  };
+  const pick = (id) => setPicked((v) => (v.includes(id) ? v.filter((x) => x !== id) : [...v, id]));
+  return html`<div>
+    <form class="controls" onSubmit=${submit}>
+      <label>${t("s.incident")}<input data-testid="series-incident" value=${incident} inputmode="numeric" autocomplete="off"
+        onInput=${(e) => { setIncident(e.target.value); setErrors({}); }} aria-invalid=${errors.incident_id ? "true" : "false"}
+        aria-describedby=${errors.incident_id ? "err-incident_id" : undefined} /><${FieldErr} id="incident_id" error=${errors.incident_id} /></label>
+      <label>${t("s.top")}<select value=${top} onChange=${(e) => setTop(e.target.value)}>${["5", "10", "20", "50"].map((x) => html`<option value=${x}>${x}</option>`)}</select></label>
+      <button class="primary" data-testid="series-submit">${t("s.query")}</button>
+      <small class="muted">${t("s.note")}</small>
+    </form>
+    <${Err} error=${error} testid="series-error" />
+    ${out && html`<section class="card" data-testid="series" aria-labelledby="series-h">
+      <h2 id="series-h">${t("s.result", { number: out.number, candidates: out.candidates, n: out.suggestions.length })}
+        ${out.suggestions.length ? html`<button type="button" class="small" data-testid="series-copresence" disabled=${!picked.length}
+          onClick=${() => onCoPresence([out.incident_id, ...picked])}>${t("s.copresence")}</button>` : ""}</h2>
+      ${out.suggestions.length === 0 ? html`<p>${t("common.none")}</p>` : html`<div class="scroll"><table>
+        <thead><tr><th></th><th>${t("s.score")}</th><th>${t("s.number")}</th><th>${t("common.time")}</th><th>${t("s.category")}</th>
+          <th>${t("s.dist")}</th><th>${t("s.gap")}</th><th>${t("s.evidence")}</th></tr></thead>
+        <tbody>${out.suggestions.map((s) => html`<tr data-testid="series-row" data-incident=${String(s.incident_id)}>
+          <td><input type="checkbox" aria-label=${s.number} checked=${picked.includes(s.incident_id)} onChange=${() => pick(s.incident_id)} /></td>
+          <td><meter min="0" max="1" value=${s.score}></meter> ${(s.score * 100).toFixed(0)}%</td>
+          <td class="mono">${s.number}</td><td>${fmtDateTime(s.at)}</td><td>${s.category}</td>
+          <td>${t("s.m", { n: Math.round(s.dist_m) })}</td><td>${s.gap_days < 1 ? t("s.hours", { n: Math.round(s.gap_days * 24) }) : t("s.days", { n: s.gap_days.toFixed(1) })}</td>
+          <td class="wrap"><ul class="plain">${(Array.isArray(s.evidence) ? s.evidence : [s.evidence]).map((x) => html`<li>${x}</li>`)}</ul></td></tr>`)}</tbody>
+      </table></div>`}
     </section>`}
   </div>`;
 }
@@ -888,6 +1141,8 @@ function Intel({ user }) {
     .then((rows) => setOrders(Object.fromEntries(rows.map((o) => [o.id, o])))).catch(() => {});
   const orgName = (id) => (orgs.find((o) => o.id === id) || {}).name;
   const onTrajectory = (key, value) => { setTab("trajectory"); setPreset({ key, value }); };
+  const [coPreset, setCoPreset] = useState(null);
+  const onCoPresence = (ids) => { setTab("copresence"); setCoPreset({ ids }); };
   const onTabKey = (e) => {
     const i = TABS.indexOf(tab);
     const next = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: TABS.length - 1 }[e.key];
@@ -930,7 +1185,9 @@ function Intel({ user }) {
       ${panel("ingest", html`<${Ingest} editor=${editor} active=${tab === "ingest"} />`)}
       ${panel("trajectory", html`<${Trajectory} need=${need} active=${tab === "trajectory"} preset=${preset} />`)}
       ${panel("origin", html`<${Origin} need=${need} />`)}
-      ${panel("copresence", html`<${CoPresence} need=${need} onTrajectory=${onTrajectory} />`)}
+      ${panel("relations", html`<${Relations} need=${need} onTrajectory=${onTrajectory} />`)}
+      ${panel("copresence", html`<${CoPresence} need=${need} onTrajectory=${onTrajectory} preset=${coPreset} />`)}
+      ${panel("series", html`<${Series} onCoPresence=${onCoPresence} />`)}
       ${panel("leads", html`<${Leads} editor=${editor} active=${tab === "leads"} orgs=${orgs} orders=${orders} reloadOrders=${reloadOrders} />`)}
     </main>`;
 }
