@@ -228,6 +228,14 @@ async def test_relation_graph_over_the_ingested_activity(app: Any, client: httpx
     assert [s["at"] for s in seen] == sorted((s["at"] for s in seen), reverse=True)
     r = await client.get("/api/v1/intel/graph/neighbourhood", params={**q, "person": "nobody"}, headers=h["analyst"])
     assert r.status_code == 422 and r.json()["field"] == "person"
+    # A readable ID with no relation at all: an empty answer, not an error.
+    loner = "11010519491231002X"
+    r = await client.get("/api/v1/intel/graph/neighbourhood", params={**q, "person": loner}, headers=h["analyst"])
+    assert r.status_code == 200 and r.json()["total"] == 0 and r.json()["nodes"][0]["id"] == loner, r.text
+    r = await client.get("/api/v1/intel/graph/path", params={**q, "a": a, "b": loner}, headers=h["analyst"])
+    assert r.status_code == 200 and r.json()["found"] is False
+    r = await client.get("/api/v1/intel/graph/associates-seen", params={**q, "person": loner}, headers=h["analyst"])
+    assert r.status_code == 200 and r.json()["sightings"] == []
     r = await client.get("/api/v1/intel/graph/neighbourhood", params={**q, "person": a, "kinds": "magic"},
                          headers=h["analyst"])
     assert r.status_code == 422 and r.json()["field"] == "kinds"
