@@ -73,7 +73,8 @@ async def test_upload_collide_instruct_answer(app: Any, client: httpx.AsyncClien
     assert hit_ids and hit_ids <= expected_people
     # The station sees the orders, signs one and answers it within the deadline.
     orders = (await client.get("/api/v1/instructions", params={"kind": "verify"}, headers=station)).json()
-    assert len(orders) == col["instructions"]
+    warnings = (await client.get("/api/v1/instructions", params={"kind": "warning"}, headers=station)).json()
+    assert orders and len(orders) + len(warnings) == col["instructions"]  # 预警: the plate rule only informs
     first = orders[-1]
     assert first["org_id"] == org_id and "比对碰撞" in first["content"]
     assert (await client.post(f"/api/v1/instructions/{first['id']}/acknowledge", headers=station)).status_code == 200
@@ -159,7 +160,8 @@ async def test_the_twice_daily_schedule(app: Any, client: httpx.AsyncClient, wor
 
 async def test_one_order_per_record_however_many_rules_hit_it(app: Any, client: httpx.AsyncClient, world: World,
                                                               tmp_path: Path) -> None:
-    """A fugitive's car at a checkpoint meets 在逃人员全量比对 and the plate rule: one urgent order, not two."""
+    """A fugitive's car at a checkpoint meets 在逃人员全量比对 and the plate rule: one urgent 核查指令, not two;
+    another listed person's car meets only the plate rule, which informs: a 预警指令."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -196,6 +198,12 @@ async def test_one_order_per_record_however_many_rules_hit_it(app: Any, client: 
     order = (await client.get(f"/api/v1/instructions/{fugitive[0]['instruction_id']}",
                               headers=world.headers["analyst"])).json()
     assert order["urgent"] and order["org_id"] == org_id and "在逃人员全量比对" in order["content"]
+    assert order["kind"] == "verify"
+    # A drug user's car at the same checkpoint only meets the plate rule, which informs: a 预警指令.
+    (user_hit,) = by_record["cp-1"]
+    warning = (await client.get(f"/api/v1/instructions/{user_hit['instruction_id']}",
+                                headers=world.headers["analyst"])).json()
+    assert warning["kind"] == "warning" and not warning["urgent"] and "签收知悉" in warning["content"]
 
 
 async def test_relation_graph_over_the_ingested_activity(app: Any, client: httpx.AsyncClient, world: World,

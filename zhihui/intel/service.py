@@ -179,9 +179,15 @@ async def _record_hits(session: Any, actor: Actor, settings: Settings, run: Coll
         minutes = min(r.instruction.feedback_minutes for r in hit_rules)
         names = "、".join(dict.fromkeys(r.name for r in hit_rules))
         body = "\n".join(dict.fromkeys(texts[h.hit_key] for h in hits))
-        content = f"【批量比对碰撞·{names}】{body}\n（比中{len(hits)}条，请于{minutes}分钟内核查反馈）"
+        # The rule says what the station must do: 核查/管控 is a 核查指令 to be answered; a rule that only
+        # informs (通报, e.g. a listed person's car at a checkpoint) is a 预警指令 — unless another rule on
+        # the same record asks for a check, which then wins.
+        verify = any(r.instruction.kind != "notify" for r in hit_rules)
+        kind = InstructionKind.VERIFY if verify else InstructionKind.WARNING
+        ask = "核查反馈" if verify else "签收知悉，视情核查反馈"
+        content = f"【批量比对碰撞·{names}】{body}\n（比中{len(hits)}条，请于{minutes}分钟内{ask}）"
         instr = await instructions.issue_to_org(
-            session, actor, settings, kind=InstructionKind.VERIFY, org_id=org_id, org_name=org_names.get(org_id, ""),
+            session, actor, settings, kind=kind, org_id=org_id, org_name=org_names.get(org_id, ""),
             content=content, urgent=any(r.priority == "urgent" for r in hit_rules), feedback_seconds=minutes * 60)
         for h in hits:
             h.instruction_id, h.status = instr.id, "instructed"

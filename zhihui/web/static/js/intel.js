@@ -1137,8 +1137,9 @@ function Intel({ user }) {
     if (purposeRef.current) purposeRef.current.focus();
     return null;
   };
-  const reloadOrders = () => api("/instructions", { query: { kind: "verify", limit: 1000 } })
-    .then((rows) => setOrders(Object.fromEntries(rows.map((o) => [o.id, o])))).catch(() => {});
+  // Hits cause 核查指令, or 预警指令 where the rule only informs (a listed person's car at a checkpoint).
+  const reloadOrders = () => Promise.all(["verify", "warning"].map((kind) => api("/instructions", { query: { kind, limit: 1000 } })))
+    .then((lists) => setOrders(Object.fromEntries(lists.flat().map((o) => [o.id, o])))).catch(() => {});
   const orgName = (id) => (orgs.find((o) => o.id === id) || {}).name;
   const onTrajectory = (key, value) => { setTab("trajectory"); setPreset({ key, value }); };
   const [coPreset, setCoPreset] = useState(null);
