@@ -112,45 +112,41 @@ def _case(raw: str) -> dict[str, Any]:
     return {"case_id": parts[0], "at": _when(parts[1]), "lat": float(parts[2]), "lon": float(parts[3])}
 
 
-def _co_presence(args: argparse.Namespace) -> int:
-    out = _lookup("co_presence", actor=_actor(args), purpose=args.purpose, cases=[_case(c) for c in args.case],
-                  incident_ids=args.incident, dt_minutes=args.dt_minutes, dd_m=args.dd_m, k=args.k)
+def _line(row: dict[str, Any], prefix: str = "  ") -> str:
+    return prefix + "  ".join(f"{k}={v}" for k, v in row.items() if v not in (None, "", []))
+
+
+def _report(args: argparse.Namespace, out: dict[str, Any], heading: str, *tables: list[dict[str, Any]]) -> int:
+    """The whole answer as JSON (--json), or a heading and one line per row for reading at the terminal."""
     if args.json:
         _print(out)
         return 0
-    print(f"{len(out['results'])} persons/vehicles near ≥{args.k} of {out['cases']} cases "
-          f"(Δt {args.dt_minutes:g} min, Δd {args.dd_m:g} m)")
-    for r in out["results"]:
-        print("  " + "  ".join(f"{k}={v}" for k, v in r.items() if v not in (None, "", [])))
+    print(heading)
+    for rows in tables:
+        for r in rows:
+            print(_line(r))
     return 0
+
+
+def _co_presence(args: argparse.Namespace) -> int:
+    out = _lookup("co_presence", actor=_actor(args), purpose=args.purpose, cases=[_case(c) for c in args.case],
+                  incident_ids=args.incident, dt_minutes=args.dt_minutes, dd_m=args.dd_m, k=args.k)
+    return _report(args, out, f"{len(out['results'])} persons/vehicles near ≥{args.k} of {out['cases']} cases "
+                              f"(Δt {args.dt_minutes:g} min, Δd {args.dd_m:g} m)", out["results"])
 
 
 def _origin(args: argparse.Namespace) -> int:
     out = _lookup("high_risk_origin", actor=_actor(args), purpose=args.purpose, prefixes=args.prefixes,
                   since=args.since, until=args.until, sources=args.sources)
-    if args.json:
-        _print(out)
-        return 0
-    print(f"{len(out['rows'])} records of persons from {','.join(out['prefixes'])}")
-    for r in out["rows"]:
-        print("  " + "  ".join(f"{k}={v}" for k, v in r.items() if v not in (None, "", [])))
-    return 0
+    return _report(args, out, f"{len(out['rows'])} records of persons from {','.join(out['prefixes'])}", out["rows"])
 
 
 def _relations(args: argparse.Namespace) -> int:
     out = _lookup("neighbourhood", actor=_actor(args), purpose=args.purpose, person=args.person, k=args.k,
                   kinds=args.kinds, limit=args.limit)
-    if args.json:
-        _print(out)
-        return 0
     nodes = out.get("nodes", [])
-    print(f"{out.get('center', args.person)}: {len(nodes)} persons within {args.k} hops"
-          + (f" (of {out['total']})" if out.get("total") else ""))
-    for n in nodes:
-        print("  " + "  ".join(f"{k}={v}" for k, v in n.items() if v not in (None, "", [])))
-    for e in out.get("edges", []):
-        print("  " + "  ".join(f"{k}={v}" for k, v in e.items() if v not in (None, "", [])))
-    return 0
+    return _report(args, out, f"{out['center']}: {len(nodes) - 1} persons within {args.k} hops (of {out['total']})",
+                   nodes, out.get("edges", []))
 
 
 def _path(args: argparse.Namespace) -> int:
@@ -162,20 +158,15 @@ def _path(args: argparse.Namespace) -> int:
     print(" → ".join(out["nodes"]))
     for i, step in enumerate(out["steps"], 1):
         for r in step:
-            print(f"  {i}. " + "  ".join(f"{k}={v}" for k, v in r.items() if v not in (None, "", [])))
+            print(_line(r, f"  {i}. "))
     return 0
 
 
 def _associates(args: argparse.Namespace) -> int:
     out = _lookup("associates_seen", actor=_actor(args), purpose=args.purpose, person=args.person,
                   days=args.days, k=args.k, kinds=args.kinds)
-    if args.json:
-        _print(out)
-        return 0
-    print(f"associates of {out['person']} seen in the last {args.days:g} days: {len(out['sightings'])}")
-    for s in out["sightings"]:
-        print("  " + "  ".join(f"{k}={v}" for k, v in s.items() if v not in (None, "", [])))
-    return 0
+    return _report(args, out, f"associates of {out['person']} seen in the last {args.days:g} days: "
+                              f"{len(out['sightings'])}", out["sightings"])
 
 
 def _series(args: argparse.Namespace) -> int:
