@@ -37,6 +37,7 @@ import pyarrow.parquet as pq
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from zhihui.analytics import olap
+from zhihui.analytics.stats import year_earlier
 
 CACHE = Path(__file__).resolve().parent.parent / "var" / "bench"
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -109,14 +110,10 @@ QUERIES: list[tuple[str, str, datetime, datetime, str]] = [
 ]
 
 
-def _year_earlier(at: datetime) -> datetime:
-    return at.replace(year=at.year - 1)
-
-
 def pandas_counts(inc: pd.DataFrame, a: datetime, b: datetime, by: str) -> dict[str, Any]:
     length = b - a
     out = {}
-    for name, (x, y) in {"now": (a, b), "mom": (a - length, a), "yoy": (_year_earlier(a), _year_earlier(b))}.items():
+    for name, (x, y) in {"now": (a, b), "mom": (a - length, a), "yoy": (year_earlier(a), year_earlier(b))}.items():
         sel = inc[(inc["received_at"] >= x) & (inc["received_at"] < y) & (inc["status"] != "merged")]
         if by == "category":
             key = sel["category_code"].str[:2]

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zhihui.analytics.stats import GROUPS, _change, _year_earlier
+from zhihui.analytics.stats import GROUPS, _change, year_earlier
 from zhihui.core.clock import as_utc
 from zhihui.dispatch.models import Unit
 from zhihui.incidents.models import Incident
@@ -126,7 +126,7 @@ def counts(con: duckdb.DuckDBPyConnection, since: datetime, until: datetime, by:
     since, until = as_utc(since), as_utc(until)
     length = until - since
     windows = {"now": (since, until), "mom": (since - length, since),
-               "yoy": (_year_earlier(since), _year_earlier(until))}
+               "yoy": (year_earlier(since), year_earlier(until))}
     dated = by in ("day", "week", "month")
     key = _KEY_SQL[by]
     status = "status <> 'merged'" + (" AND status <> 'diverted'" if police_only else "")

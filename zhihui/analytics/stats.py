@@ -48,7 +48,7 @@ def _local(at: datetime) -> datetime:
     return as_utc(at).astimezone(SHANGHAI)
 
 
-def _year_earlier(at: datetime) -> datetime:
+def year_earlier(at: datetime) -> datetime:
     try:
         return at.replace(year=at.year - 1)
     except ValueError:  # 29 February
@@ -123,7 +123,7 @@ async def statistics(session: AsyncSession, since: datetime, until: datetime, by
         raise ValueError("until must be after since")
     length = until - since
     windows = {"now": (since, until), "mom": (since - length, since),
-               "yoy": (_year_earlier(since), _year_earlier(until))}
+               "yoy": (year_earlier(since), year_earlier(until))}
     counts: dict[str, Counter[str]] = {}
     totals: dict[str, int] = {}
     for name, (a, b) in windows.items():
