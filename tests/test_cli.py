@@ -160,6 +160,16 @@ def test_intel_tactics_commands(db_url: str, tmp_path: Path) -> None:
     assert r.returncode == 2 and "person" in r.stderr, r.stderr
     r = run(env, "intel", "series", "999999")
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    # 登记关系: a recorded 亲属 relation joins the graph; recording it twice is refused.
+    r = run(env, "intel", "relate", a, "11010519491231002X", "--kind", "family", "--detail", "父子")
+    assert r.returncode == 0, r.stderr
+    rel = json.loads(r.stdout)
+    r = run(env, "intel", "relate", "11010519491231002X", a, "--kind", "family")
+    assert r.returncode == 2 and "already recorded" in r.stderr, r.stderr
+    r = run(env, "intel", "relations", a, "-k", "1", "--kinds", "family", "--json", *p)
+    assert r.returncode == 0 and "11010519491231002X" in {n["id"] for n in json.loads(r.stdout)["nodes"]}, r.stderr
+    r = run(env, "intel", "withdraw-relation", str(rel["id"]), "--reason", "核实有误")
+    assert r.returncode == 0 and json.loads(r.stdout)["withdrawn_reason"] == "核实有误", r.stderr
 
     async def audited() -> list[tuple[str, str]]:
         db = Database(db_url)

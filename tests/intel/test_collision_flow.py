@@ -247,3 +247,54 @@ async def test_relation_graph_over_the_ingested_activity(app: Any, client: httpx
     r = await client.get("/api/v1/intel/graph/neighbourhood", params={**q, "person": a, "kinds": "magic"},
                          headers=h["analyst"])
     assert r.status_code == 422 and r.json()["field"] == "kinds"
+
+
+async def test_recorded_relations_in_the_graph(app: Any, client: httpx.AsyncClient, world: World) -> None:
+    """亲属/同案 from files: recorded by an analyst, drawn in the graph (no activity needed), a duplicate refused,
+    withdrawn with a reason (the graph forgets it, the record stays); bad input names the field."""
+    h = world.headers
+    father, son, partner = "11010519491231002X", "110105197501010018", "440304198001010017"
+    q = {"purpose": "亲属关系研判"}
+    r = await client.get("/api/v1/intel/graph/neighbourhood", params={**q, "person": son}, headers=h["analyst"])
+    assert r.status_code == 422 and r.json()["field"] == "activity"  # nothing at all to draw yet
+    r = await client.post("/api/v1/intel/relations", json={"a": son, "b": father, "kind": "family", "detail": "父子",
+                                                           "source": "户籍信息"}, headers=h["analyst"])
+    assert r.status_code == 201, r.text
+    fam = r.json()
+    assert (fam["a"], fam["b"]) == tuple(sorted((son, father)))
+    r = await client.post("/api/v1/intel/relations", json={"a": son, "b": partner, "kind": "co_offending",
+                                                           "detail": "（2024）粤0304刑初123号"}, headers=h["analyst"])
+    assert r.status_code == 201, r.text
+    r = await client.post("/api/v1/intel/relations", json={"a": father, "b": son, "kind": "family"},
+                          headers=h["analyst"])
+    assert r.status_code == 409, r.text
+    for body, field in (({"a": son, "b": son, "kind": "family"}, "b"),
+                        ({"a": "nobody", "b": son, "kind": "family"}, "a"),
+                        ({"a": son, "b": father, "kind": "co_stay"}, "kind")):
+        r = await client.post("/api/v1/intel/relations", json=body, headers=h["analyst"])
+        assert r.status_code == 422, r.text
+        assert (r.json().get("field") or r.json()["detail"][0]["field"]) == field
+    r = await client.post("/api/v1/intel/relations", json={"a": son, "b": father, "kind": "family"},
+                          headers=h["leader"])
+    assert r.status_code == 403  # leaders read, analysts record
+    r = await client.get("/api/v1/intel/graph/neighbourhood", params={**q, "person": father, "k": 2},
+                         headers=h["analyst"])
+    assert r.status_code == 200, r.text
+    g = r.json()
+    assert {n["id"]: n["hops"] for n in g["nodes"]} == {father: 0, son: 1, partner: 2}
+    assert {e["kind"] for e in g["edges"]} == {"family", "co_offending"}
+    assert any("父子" in x for e in g["edges"] for x in e["evidence"])
+    r = await client.get("/api/v1/intel/relations", params={**q, "person": son}, headers=h["leader"])
+    assert r.status_code == 200 and len(r.json()) == 2
+    r = await client.post(f"/api/v1/intel/relations/{fam['id']}/withdraw", json={"reason": "户籍核实非亲属"},
+                          headers=h["analyst"])
+    assert r.status_code == 200 and r.json()["withdrawn_at"], r.text
+    r = await client.get("/api/v1/intel/graph/neighbourhood", params={**q, "person": son}, headers=h["analyst"])
+    assert {n["id"] for n in r.json()["nodes"]} == {son, partner}
+    r = await client.get("/api/v1/intel/relations", params={**q, "person": son, "withdrawn": "true"},
+                         headers=h["analyst"])
+    assert [x["withdrawn_reason"] for x in r.json()] == ["户籍核实非亲属", None]
+    # Recorded again after the withdrawal: active once more.
+    r = await client.post("/api/v1/intel/relations", json={"a": son, "b": father, "kind": "family", "detail": "父子"},
+                          headers=h["analyst"])
+    assert r.status_code == 201 and r.json()["id"] == fam["id"] and r.json()["withdrawn_at"] is None

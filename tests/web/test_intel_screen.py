@@ -222,6 +222,7 @@ def test_analyst_desk(live_server: Any, new_page: Any, shot: Any) -> None:
 
 COMPANION_ID = id_number("44030419880512003")
 THIRD_ID = id_number("45010219920101004")
+FATHER_ID = id_number("43010219600101003")
 
 
 def companions_csv() -> bytes:
@@ -297,6 +298,19 @@ def test_relations_and_series(live_server: Any, new_page: Any, shot: Any) -> Non
     seen = page.locator("[data-testid=sighting-row]")
     expect(seen.first).to_contain_text("测试极速网咖")
     expect(seen.first).to_have_attribute("data-key", COMPANION_ID)
+    # 登记关系: the person's father from the 户籍 file joins the graph as a 亲属 relation.
+    page.get_by_test_id("rel-record").locator("summary").click()
+    page.get_by_test_id("rel-record-b").fill(FATHER_ID)
+    page.get_by_test_id("rel-record-kind").select_option("family")
+    page.get_by_test_id("rel-record-detail").fill("父子")
+    page.get_by_test_id("rel-record-submit").click()
+    expect(page.get_by_test_id("rel-recorded")).to_be_visible()
+    expect(graph).to_have_attribute("data-nodes", "4")
+    page.locator(f"[data-testid=rel-node][data-id='{FATHER_ID}']").click()
+    expect(page.locator("[data-testid=rel-edge][data-kind=family]")).to_contain_text("父子")
+    page.get_by_test_id("rel-record-b").fill(FATHER_ID)
+    page.get_by_test_id("rel-record-submit").click()  # the same relation again is refused, with the reason
+    expect(page.get_by_test_id("rel-record-error")).to_contain_text("already recorded")
     # Unknown person: named beside the field.
     page.get_by_test_id("rel-person").fill("nobody")
     page.get_by_test_id("rel-submit").click()
@@ -352,7 +366,7 @@ def test_tabs_keyboard_and_axe(live_server: Any, new_page: Any) -> None:
     page.get_by_test_id("tab-relations").click()
     page.get_by_test_id("rel-person").fill(PERSON_ID)
     page.get_by_test_id("rel-submit").click()
-    expect(page.get_by_test_id("rel-graph")).to_have_attribute("data-nodes", "3")
+    expect(page.get_by_test_id("rel-graph")).to_have_attribute("data-nodes", "4")
     assert violations(page) == [], "relations"
 
 

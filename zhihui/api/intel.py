@@ -23,7 +23,7 @@ from zhihui.core.orgs import Org
 from zhihui.core.schemas import StrictModel
 from zhihui.instructions import service as instructions
 from zhihui.instructions.domain import InstructionKind
-from zhihui.intel import lookups, persons, service
+from zhihui.intel import lookups, persons, relations, service
 from zhihui.intel.models import CollisionHit, CollisionRun, IngestBatch, KeyPerson, Lead
 from zhihui.intel.rules import load_rules
 
@@ -349,3 +349,49 @@ async def associates_seen(request: Request, actor: Annotated[Actor, Depends(requ
     latest records, newest first."""
     return await lookups.associates_seen(db_of(request), settings_of(request), actor, purpose=purpose,
                                          person=person, days=days, k=k, kinds=kinds)
+
+
+# --- 登记关系: 亲属 and 同案 from files, drawn in the graph ------------------------------------------------------
+
+
+@router.post("/relations", status_code=201)
+async def record_relation(request: Request, body: relations.RelationIn,
+                          actor: Annotated[Actor, Depends(require(*EDITORS))]) -> dict:
+    """Record 亲属 (family) or 同案 (co-offending) between two persons (ID numbers or key-person ids)."""
+    db = db_of(request)
+    try:
+        a = await service.person_key(db, body.a)
+    except InvalidInput as exc:
+        raise InvalidInput("a", exc.message) from None
+    try:
+        b = await service.person_key(db, body.b)
+    except InvalidInput as exc:
+        raise InvalidInput("b", exc.message) from None
+    async with unit_of_work(request) as session:
+        rel = await relations.record(session, actor, a, b, body.kind, detail=body.detail, source=body.source)
+        return relations.relation_out(rel)
+
+
+@router.get("/relations")
+async def list_relations(request: Request, actor: Annotated[Actor, Depends(require(*ANALYSTS))],
+                         purpose: PurposeQ, person: PersonQ, withdrawn: bool = False) -> list[dict]:
+    """A person's recorded relations (withdrawn ones too with withdrawn=true); a person look-up (audited)."""
+    db = db_of(request)
+    node = await service.person_key(db, person)
+    async with unit_of_work(request) as session:
+        rows = await relations.of_person(session, node, withdrawn=withdrawn)
+        audit.append(session, actor, "person.relations", component="intel", target_type="person",
+                     detail={"purpose": purpose, "person": node, "recorded": len(rows)})
+        return [relations.relation_out(r) for r in rows]
+
+
+class WithdrawBody(StrictModel):
+    reason: str = Field(min_length=2, max_length=200)
+
+
+@router.post("/relations/{relation_id}/withdraw")
+async def withdraw_relation(request: Request, relation_id: int, body: WithdrawBody,
+                            actor: Annotated[Actor, Depends(require(*EDITORS))]) -> dict:
+    """撤销 a recorded relation (kept, with the reason; the graph forgets it)."""
+    async with unit_of_work(request) as session:
+        return relations.relation_out(await relations.withdraw(session, actor, relation_id, body.reason))

@@ -169,6 +169,31 @@ def _associates(args: argparse.Namespace) -> int:
                               f"{len(out['sightings'])}", out["sightings"])
 
 
+def _relate(args: argparse.Namespace) -> int:
+    from zhihui.intel import relations, service
+
+    async def run(db: Any, _settings: Any) -> Any:
+        a, b = await service.person_key(db, args.a), await service.person_key(db, args.b)
+        async with db.tx() as session:
+            return relations.relation_out(await relations.record(session, _actor(args), a, b, args.kind,
+                                                                 detail=args.detail, source=args.source))
+
+    _print(asyncio.run(_with_db(run)))
+    return 0
+
+
+def _withdraw(args: argparse.Namespace) -> int:
+    from zhihui.intel import relations
+
+    async def run(db: Any, _settings: Any) -> Any:
+        async with db.tx() as session:
+            return relations.relation_out(await relations.withdraw(session, _actor(args), args.relation_id,
+                                                                   args.reason))
+
+    _print(asyncio.run(_with_db(run)))
+    return 0
+
+
 def _series(args: argparse.Namespace) -> int:
     from zhihui.intel import service
 
@@ -259,6 +284,17 @@ def register(sub: Any) -> None:
     a.add_argument("-k", type=int, default=1)
     a.add_argument("--kinds")
     _common(a, _associates)
+    rr = isub.add_parser("relate", help="登记关系: record 亲属 (family) or 同案 (co-offending) between two persons")
+    rr.add_argument("a", help="ID number or key-person id")
+    rr.add_argument("b", help="ID number or key-person id")
+    rr.add_argument("--kind", required=True, choices=("family", "co_offending"))
+    rr.add_argument("--detail", default="", help="父子, 夫妻 … or the 案件编号")
+    rr.add_argument("--source", default="", help="户籍信息 / 案卷 / 研判 …")
+    rr.set_defaults(func=_safe(_relate))
+    rw = isub.add_parser("withdraw-relation", help="撤销 a recorded relation (kept with the reason)")
+    rw.add_argument("relation_id", type=int)
+    rw.add_argument("--reason", required=True)
+    rw.set_defaults(func=_safe(_withdraw))
     se = isub.add_parser("series", help="串并案: incidents likely by the same offender, with the evidence")
     se.add_argument("incident_id", type=int)
     se.add_argument("--top", type=int, default=10)

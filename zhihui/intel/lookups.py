@@ -248,6 +248,8 @@ async def associates_seen(db: Database, settings: Settings, actor: Actor, *, pur
     now = utcnow()
 
     def run() -> list[dict[str, Any]]:
+        if not src:
+            return []
         con = service.activity_connection(src)
         try:
             return [s._asdict() for s in graph.associates_seen(node, con, days=days, now=now, k=k, kinds=kk)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from zhihui.core.clock import utcnow
@@ -142,3 +142,23 @@ class CollisionHit(Base):
     status: Mapped[str] = mapped_column(String(16), default="new")  # new / instructed / no_station
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PersonRelation(Base):
+    """A relation an analyst records from a file, not from activity: 亲属 (family, e.g. from 户籍) or 同案
+    (co-offending, from a case file). Withdrawn, not deleted: the graph forgets it, the record stays."""
+
+    __tablename__ = "person_relations"
+    __table_args__ = (UniqueConstraint("a", "b", "kind", name="uq_person_relations_pair"),
+                      Index("ix_person_relations_b", "b"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    a: Mapped[str] = mapped_column(String(18))  # ID numbers, a < b
+    b: Mapped[str] = mapped_column(String(18))
+    kind: Mapped[str] = mapped_column(String(16))  # family / co_offending
+    detail: Mapped[str] = mapped_column(String(200), default="")  # 父子, 夫妻 … or the 案件编号
+    source: Mapped[str] = mapped_column(String(64), default="")  # 户籍信息 / 案卷 / 研判 …
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_reason: Mapped[str | None] = mapped_column(String(200))

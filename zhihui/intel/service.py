@@ -28,7 +28,7 @@ from zhihui.core.orgs import Org, jurisdiction_index
 from zhihui.core.store import Database
 from zhihui.instructions import service as instructions
 from zhihui.instructions.domain import InstructionKind
-from zhihui.intel import persons, tactics
+from zhihui.intel import persons, relations, tactics
 from zhihui.intel.models import CollisionHit, CollisionRun, IngestBatch, KeyPerson
 from zhihui.intel.rules import RuleSet, load_rules
 
@@ -382,9 +382,12 @@ async def relation_graph(db: Database, settings: Settings) -> Any:
     from zhihui.intel.graph import RelationGraph
 
     files = activity_files(settings)
-    if not files:
+    async with db.read() as session:
+        recorded_state = await relations.state(session)
+    if not files and not recorded_state[0]:
         raise InvalidInput("activity", "no activity data has been ingested yet (POST /intel/ingest)")
-    key = f"{settings.intel_dir}|{len(files)}|{max(f.stat().st_mtime_ns for f in files)}"
+    # Rebuilt after a batch is ingested or a recorded relation (亲属/同案) changes.
+    key = f"{settings.intel_dir}|{len(files)}|{max((f.stat().st_mtime_ns for f in files), default=0)}|{recorded_state}"
     async with _graph_lock:
         cached = _graph_cache.get(str(settings.intel_dir))
         if cached is not None and cached[0] == key:
@@ -394,6 +397,7 @@ async def relation_graph(db: Database, settings: Settings) -> Any:
         async with db.read() as session:
             people = (await session.execute(select(KeyPerson.id_number, KeyPerson.phones, KeyPerson.addresses)
                                             .where(KeyPerson.id_number.is_not(None)))).all()
+            recorded = await relations.edges(session)
         # One row per phone and per address (the other column empty): 同机号 and 同址 group on each separately.
         rows = [(idn, ph, None) for idn, phones, _ in people for ph in phones or []]
         rows += [(idn, None, ad) for idn, _, addrs in people for ad in addrs or []]
@@ -402,11 +406,19 @@ async def relation_graph(db: Database, settings: Settings) -> Any:
         src = [str(f) for f in files]
 
         def build() -> Any:
-            con = activity_connection(src)
-            try:
-                return RelationGraph.from_activity(con, persons)
-            finally:
-                con.close()
+            if src:
+                con = activity_connection(src)
+                try:
+                    graph = RelationGraph.from_activity(con, persons)
+                finally:
+                    con.close()
+            else:  # recorded relations only (and the key persons' shared phones/addresses)
+                from zhihui.intel import schema
+
+                graph = RelationGraph.from_activity(schema.ACTIVITY.empty_table(), persons)
+            if recorded.num_rows:
+                graph.add_edges(recorded)
+            return graph
 
         graph = await asyncio.to_thread(build)
         _graph_cache[str(settings.intel_dir)] = (key, graph)

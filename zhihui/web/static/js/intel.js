@@ -45,7 +45,10 @@ register({
   "g.center": ["以此人为中心", "Centre on this person"], "g.nopath": ["两人之间未发现关系链", "No chain of relations between them"],
   "g.chain": ["关系链：{n} 步", "Chain: {n} steps"], "g.step": ["第{n}步", "Step {n}"],
   "g.sightings": ["关系人近 {days} 天活动（{n}条，新在前）", "Associates' records in the last {days} days ({n}, newest first)"],
-  "g.via": ["关联方式", "Linked by"], "g.hopsn": ["{n}层", "{n} hop(s)"],
+  "g.via": ["关联方式", "Linked by"], "g.record": ["登记关系（亲属/同案）", "Record a relation (family / co-offending)"],
+  "g.other": ["关系人（身份证号）", "Other person (ID)"], "g.rkind": ["关系", "Relation"],
+  "g.detail": ["说明（如父子、案件编号）", "Detail (e.g. father/son, case number)"], "g.source": ["来源（户籍/案卷）", "Source (hukou / case file)"],
+  "g.save": ["登记", "Record"], "g.recorded": ["已登记关系 #{id}", "Relation #{id} recorded"], "g.hopsn": ["{n}层", "{n} hop(s)"],
   "kind.co_stay": ["同住", "Stayed together"], "kind.co_travel": ["同行", "Travelled together"],
   "kind.shared_phone": ["同机号", "Shared phone"], "kind.shared_address": ["同址", "Shared address"],
   "kind.family": ["亲属", "Family"], "kind.co_offending": ["同案", "Co-offending"],
@@ -804,7 +807,43 @@ function RelationGraphView({ g, selected, onSelect }) {
   </svg>`;
 }
 
-function Relations({ need, onTrajectory }) {
+function RecordRelation({ person, onRecorded }) {
+  const [b, setB] = useState("");
+  const [kind, setKind] = useState("family");
+  const [detail, setDetail] = useState("");
+  const [source, setSource] = useState("");
+  const [errors, setErrors] = useState({});
+  const [done, setDone] = useState(null);
+  const [error, setError] = useState(null);
+  const submit = async (e) => {
+    e.preventDefault();
+    setErrors({}); setError(null); setDone(null);
+    if (!person.trim()) { setErrors({ rb: t("g.person") }); return; }
+    try {
+      const r = await api("/intel/relations", { method: "POST", body: { a: person.trim(), b: b.trim(), kind, detail, source } });
+      setDone(r.id); setB(""); setDetail("");
+      onRecorded();
+    } catch (err) {
+      const f = fieldOf(err);
+      if (err.status === 422 && (f === "a" || f === "b")) setErrors({ rb: fieldMessage(err) });
+      else setError(errText(err));
+    }
+  };
+  return html`<details class="card-ish" data-testid="rel-record"><summary>${t("g.record")}</summary>
+    <form class="controls inline-form" onSubmit=${submit}>
+      <label>${t("g.other")}<input data-testid="rel-record-b" value=${b} maxlength="32" required autocomplete="off"
+        onInput=${(e) => setB(e.target.value)} aria-invalid=${errors.rb ? "true" : "false"}
+        aria-describedby=${errors.rb ? "err-rb" : undefined} /><${FieldErr} id="rb" error=${errors.rb} /></label>
+      <label>${t("g.rkind")}<select data-testid="rel-record-kind" value=${kind} onChange=${(e) => setKind(e.target.value)}>
+        ${["family", "co_offending"].map((x) => html`<option value=${x}>${label("kind.", x)}</option>`)}</select></label>
+      <label class="grow">${t("g.detail")}<input data-testid="rel-record-detail" value=${detail} maxlength="200" onInput=${(e) => setDetail(e.target.value)} /></label>
+      <label>${t("g.source")}<input value=${source} maxlength="64" onInput=${(e) => setSource(e.target.value)} /></label>
+      <button class="primary" data-testid="rel-record-submit">${t("g.save")}</button>
+      ${done && html`<span role="status" data-testid="rel-recorded">${t("g.recorded", { id: done })}</span>`}
+    </form><${Err} error=${error} testid="rel-record-error" /></details>`;
+}
+
+function Relations({ need, onTrajectory, editor }) {
   const [person, setPerson] = useState("");
   const [k, setK] = useState("2");
   const [kinds, setKinds] = useState([]);
@@ -876,6 +915,7 @@ function Relations({ need, onTrajectory }) {
       <button type="button" data-testid="rel-path" class="small" onClick=${findChain}>${t("g.path")}</button>
     </form>
     <${Err} error=${error} testid="rel-error" />
+    ${editor && html`<${RecordRelation} person=${person} onRecorded=${() => { if (g) look(); }} />`}
     ${chain && html`<section class="card" data-testid="rel-chain">
       ${chain.found ? html`<h2>${t("g.chain", { n: chain.steps.length })}</h2>
         <ol class="chain">${chain.steps.map((step, i) => html`<li data-testid="chain-step">
@@ -1186,7 +1226,7 @@ function Intel({ user }) {
       ${panel("ingest", html`<${Ingest} editor=${editor} active=${tab === "ingest"} />`)}
       ${panel("trajectory", html`<${Trajectory} need=${need} active=${tab === "trajectory"} preset=${preset} />`)}
       ${panel("origin", html`<${Origin} need=${need} />`)}
-      ${panel("relations", html`<${Relations} need=${need} onTrajectory=${onTrajectory} />`)}
+      ${panel("relations", html`<${Relations} need=${need} onTrajectory=${onTrajectory} editor=${editor} />`)}
       ${panel("copresence", html`<${CoPresence} need=${need} onTrajectory=${onTrajectory} preset=${coPreset} />`)}
       ${panel("series", html`<${Series} onCoPresence=${onCoPresence} />`)}
       ${panel("leads", html`<${Leads} editor=${editor} active=${tab === "leads"} orgs=${orgs} orders=${orders} reloadOrders=${reloadOrders} />`)}
