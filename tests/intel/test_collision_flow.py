@@ -225,6 +225,16 @@ async def test_relation_graph_over_the_ingested_activity(app: Any, client: httpx
     g = r.json()
     assert g["center"] == a and b in {n["id"] for n in g["nodes"]}
     assert any(e["kind"] == "co_stay" for e in g["edges"])
+    # The co-stay's evidence reads back as the two check-ins of one room.
+    stay = next(e for e in g["edges"] if e["kind"] == "co_stay")
+    r = await client.get("/api/v1/intel/records", params={**q, "ids": ",".join(stay["evidence"])}, headers=h["analyst"])
+    assert r.status_code == 200, r.text
+    recs = r.json()["records"]
+    assert len(recs) == len(stay["evidence"]) and not r.json()["missing"]
+    assert {x["source"] for x in recs} == {"hotel_checkin"} and len({(x["venue_code"], x["room"]) for x in recs}) == 1
+    r = await client.get("/api/v1/intel/records", params={**q, "ids": ",".join(f"r{i}" for i in range(101))},
+                         headers=h["analyst"])
+    assert r.status_code == 422 and r.json()["field"] == "ids"
     r = await client.get("/api/v1/intel/graph/path", params={**q, "a": a, "b": b}, headers=h["analyst"])
     assert r.status_code == 200 and r.json()["found"] and r.json()["nodes"][0] == a and r.json()["nodes"][-1] == b
     assert r.json()["steps"][0][0]["kind"] == "co_stay"

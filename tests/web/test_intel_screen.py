@@ -281,6 +281,12 @@ def test_relations_and_series(live_server: Any, new_page: Any, shot: Any) -> Non
     expect(page.locator("[data-testid=rel-edge]")).to_have_count(2)
     page.locator(f"[data-testid=rel-node][data-id='{THIRD_ID}']").click()
     expect(page.locator("[data-testid=rel-edge]")).to_have_count(1)
+    # The co-stay's evidence opens as the two check-ins: the hotel, the room, the night.
+    page.locator("[data-testid=rel-edge]").first.get_by_test_id("evidence-open").click()
+    ev = page.get_by_test_id("evidence-records")
+    expect(ev.locator("li")).to_have_count(2)
+    expect(ev).to_contain_text("测试莲花旅店")
+    expect(ev).to_contain_text(THIRD_ID)
     shot(page, "18-intel-relations")
     # The chain to the third person goes through the companion.
     page.get_by_test_id("rel-other").fill(THIRD_ID)

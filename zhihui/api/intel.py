@@ -395,3 +395,13 @@ async def withdraw_relation(request: Request, relation_id: int, body: WithdrawBo
     """撤销 a recorded relation (kept, with the reason; the graph forgets it)."""
     async with unit_of_work(request) as session:
         return relations.relation_out(await relations.withdraw(session, actor, relation_id, body.reason))
+
+
+RecordIdsQ = Annotated[str, Query(min_length=1, max_length=8000, description="record ids, comma-separated")]
+
+
+@router.get("/records")
+async def activity_records(request: Request, actor: Annotated[Actor, Depends(require(*ANALYSTS))],
+                           purpose: PurposeQ, ids: RecordIdsQ) -> dict:
+    """The activity records behind a relation's evidence (venue, room, time), in time order; audited."""
+    return await lookups.records(db_of(request), settings_of(request), actor, purpose=purpose, ids=ids.split(","))

@@ -265,3 +265,39 @@ async def associates_seen(db: Database, settings: Settings, actor: Actor, *, pur
     await _audit(db, actor, "person.associates", "person", {"purpose": purpose, "person": node, "days": days,
                                                              "found": len(seen)})
     return {"person": node, "days": days, "now": now, "sightings": seen}
+
+
+# --- the records behind a relation ------------------------------------------------------------------------
+
+RECORD_COLUMNS = ("record_id", "source", "at", "id_number", "name", "plate", "venue_code", "venue_name", "room",
+                  "trip", "lat", "lon")
+
+
+async def records(db: Database, settings: Settings, actor: Actor, *, purpose: str,
+                  ids: Sequence[str]) -> dict[str, Any]:
+    """The activity records a relation's evidence names (e.g. the two check-ins of a 同住), for the analyst to
+    read the room and the night; a person look-up, audited."""
+    purpose = check_purpose(purpose)
+    want = list(dict.fromkeys(i.strip() for i in ids if i and i.strip()))
+    if not want:
+        raise InvalidInput("ids", "give the record ids (a relation's evidence)")
+    if len(want) > 100:
+        raise InvalidInput("ids", "at most 100 record ids at once")
+    src = [str(f) for f in service.activity_files(settings)]
+
+    def run() -> list[dict[str, Any]]:
+        if not src:
+            return []
+        con = service.activity_connection(src)
+        try:
+            cols = ", ".join(f'"{c}"' for c in RECORD_COLUMNS)
+            sql = f'SELECT {cols} FROM activity WHERE record_id IN (SELECT unnest(?)) ORDER BY "at"'
+            cur = con.execute(sql, [want])
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        finally:
+            con.close()
+
+    rows = await asyncio.to_thread(run)
+    await _audit(db, actor, "person.records", "activity", {"purpose": purpose, "ids": want[:20], "found": len(rows)})
+    return {"records": rows, "missing": [i for i in want if i not in {r["record_id"] for r in rows}]}

@@ -48,7 +48,7 @@ register({
   "g.via": ["关联方式", "Linked by"], "g.record": ["登记关系（亲属/同案）", "Record a relation (family / co-offending)"],
   "g.other": ["关系人（身份证号）", "Other person (ID)"], "g.rkind": ["关系", "Relation"],
   "g.detail": ["说明（如父子、案件编号）", "Detail (e.g. father/son, case number)"], "g.source": ["来源（户籍/案卷）", "Source (hukou / case file)"],
-  "g.save": ["登记", "Record"], "g.recorded": ["已登记关系 #{id}", "Relation #{id} recorded"], "g.hopsn": ["{n}层", "{n} hop(s)"],
+  "g.save": ["登记", "Record"], "g.records": ["查看{n}条记录", "{n} records"], "g.recorded": ["已登记关系 #{id}", "Relation #{id} recorded"], "g.hopsn": ["{n}层", "{n} hop(s)"],
   "kind.co_stay": ["同住", "Stayed together"], "kind.co_travel": ["同行", "Travelled together"],
   "kind.shared_phone": ["同机号", "Shared phone"], "kind.shared_address": ["同址", "Shared address"],
   "kind.family": ["亲属", "Family"], "kind.co_offending": ["同案", "Co-offending"],
@@ -892,6 +892,27 @@ function Relations({ need, onTrajectory, editor }) {
     } catch (err) { const f = fieldOf(err); if (err.status === 422 && f === "person") setErrors({ b: fieldMessage(err) }); else fail(err, ["kinds"]); }
   };
   const recentre = (id) => { setPerson(id); look(id); };
+  // Evidence names activity records (or phone:/address:/relation: facts); the records are read on request.
+  const [evRecords, setEvRecords] = useState({});
+  const recordIds = (e) => e.evidence.filter((x) => !/^(phone|address|relation):/.test(x));
+  const openRecords = async (e) => {
+    const purpose = need();
+    if (!purpose) return;
+    try {
+      const r = await api("/intel/records", { query: { purpose, ids: recordIds(e).join(",") } });
+      setEvRecords((v) => ({ ...v, [e.id]: r.records }));
+    } catch (err) { setError(errText(err)); }
+  };
+  const evidenceCell = (e) => {
+    const rec = evRecords[e.id];
+    if (rec) {
+      return html`<ul class="plain" data-testid="evidence-records">${rec.map((x) => html`<li>${fmtDateTime(x.at)} · ${label("src.", x.source)}
+        ${x.venue_name || x.venue_code || ""} ${x.room || x.trip || ""} · <span class="mono">${x.id_number || x.plate || ""}</span> ${x.name || ""}</li>`)}</ul>`;
+    }
+    const facts = e.evidence.filter((x) => /^(phone|address|relation):/.test(x)).map((x) => x.replace(/^relation:\d+ ?/, ""));
+    return html`${facts.join("；")}${recordIds(e).length ? html` <button type="button" class="small" data-testid="evidence-open"
+      onClick=${() => openRecords(e)}>${t("g.records", { n: recordIds(e).length })}</button>` : ""}`;
+  };
   const toggle = (x) => setKinds((v) => (v.includes(x) ? v.filter((y) => y !== x) : [...v, x]));
   const edges = g ? g.edges.filter((e) => !selected || e.source === selected || e.target === selected) : [];
   const nodeOf = (id) => (g ? g.nodes.find((n) => n.id === id) : null);
@@ -948,7 +969,7 @@ function Relations({ need, onTrajectory, editor }) {
         <tbody>${edges.map((e) => html`<tr data-testid="rel-edge" data-kind=${e.kind}><td class="mono">${who(e.source)}</td>
           <td>${label("kind.", e.kind)}</td><td class="mono">${who(e.target)}</td><td>${e.count}</td>
           <td>${e.first_seen ? fmtDateTime(e.first_seen) : "—"}</td><td>${e.last_seen ? fmtDateTime(e.last_seen) : "—"}</td>
-          <td class="wrap">${e.evidence.slice(0, 3).join("；")}${e.evidence.length > 3 ? " …" : ""}</td></tr>`)}</tbody>
+          <td class="wrap">${evidenceCell(e)}</td></tr>`)}</tbody>
       </table></div>
     </section>`}
     ${seen && html`<section class="card" data-testid="rel-sightings">
