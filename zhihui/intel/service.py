@@ -256,11 +256,36 @@ def last_slot(now: datetime, times: tuple[str, ...]) -> datetime | None:
     return best.astimezone(as_utc(now).tzinfo) if best else None
 
 
+SCHEDULE_LOCK = 7420002  # PostgreSQL advisory lock: one scheduled run per slot across worker processes
+_schedule_locks: dict[int, asyncio.Lock] = {}
+
+
 async def scheduled_collision(db: Database, settings: Settings) -> RunSummary | None:
     """Run the scheduled collision if the latest slot has not had its run yet."""
     slot = last_slot(utcnow(), settings.collision_times)
     if slot is None:
         return None
+    lock = _schedule_locks.setdefault(id(db), asyncio.Lock())
+    if lock.locked():  # this process is running the slot already
+        return None
+    async with lock:
+        if db.dialect != "postgresql":  # SQLite: one server process (its write lock serialises the rest)
+            return await _scheduled(db, settings, slot)
+        from sqlalchemy import text
+
+        # Held on a connection of its own (autocommit: no transaction stays open) for the whole run, which
+        # spans transactions; other workers skip the slot and, a minute later, find its run recorded.
+        async with db.engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            if not (await conn.execute(text(f"SELECT pg_try_advisory_lock({SCHEDULE_LOCK})"))).scalar():
+                return None
+            try:
+                return await _scheduled(db, settings, slot)
+            finally:
+                await conn.execute(text(f"SELECT pg_advisory_unlock({SCHEDULE_LOCK})"))
+
+
+async def _scheduled(db: Database, settings: Settings, slot: datetime) -> RunSummary | None:
     async with db.read() as session:
         done = (await session.execute(select(func.count()).select_from(CollisionRun).where(
             CollisionRun.trigger == "schedule", CollisionRun.started_at >= slot))).scalar_one()
@@ -273,8 +298,8 @@ async def scheduled_collision(db: Database, settings: Settings) -> RunSummary | 
 
 
 async def collision_loop(db: Database, settings: Settings, bus: Any, interval: float = 60.0) -> None:
-    """The schedule's timer (started by the app): checks each minute whether a slot is due. Several workers may
-    race for one slot; hit keys are unique, so the loser's run sends no second order."""
+    """The schedule's timer (started by the app): checks each minute whether a slot is due; with several
+    workers one runs it (advisory lock), and hit keys are unique besides, so no order is ever sent twice."""
     while True:
         try:
             if await scheduled_collision(db, settings):
