@@ -54,7 +54,7 @@ async def seed_intel(settings: Settings, *, n_persons: int = DEMO_PERSONS, days:
         async with db.tx() as session:
             n = await persons.import_sim_persons(session, system, paths["persons"])
         result = await service.ingest_file(db, settings, system, paths["activities"], "sim_activities")
-        log.info("情报 demo data: %d key-person entries, %d activity records, %s collision hits → %s 核查指令",
+        log.info("情报 demo data: %d key-person entries, %d activity records, %s collision hits → %s 指令 (核查/预警)",
                  n, result["rows_ok"], result.get("collision", {}).get("hits"),
                  result.get("collision", {}).get("instructions"))
         return {"key_persons": n, **result}

@@ -128,7 +128,7 @@ async def run_collision(db: Database, settings: Settings, actor: Actor, *, trigg
                                                    "new_hits": len(new), "instructions": n_orders})
             summary = RunSummary(run.id, trigger, n_watch, run.activity_rows, len(rows), len(new), n_orders,
                                  run.seconds, [h.id for h in new])
-        log.info("collision run %s (%s): %d hits, %d new, %d 核查指令", summary.run_id, trigger, summary.hits,
+        log.info("collision run %s (%s): %d hits, %d new, %d 指令 (核查/预警)", summary.run_id, trigger, summary.hits,
                  summary.new_hits, summary.instructions)
         return summary
 

@@ -803,6 +803,8 @@ def banner(base_url: str, database_url: str, officers: Sequence[str], rate_per_m
 {line}
  指挥中心 console:   {base_url}/      (log in as diaodu, zhihui or jiejing)
  民警手机 phone page: {base_url}/m     (log in as an officer, e.g. {officers[0] if officers else "mj101"})
+ 研判统计 statistics: {base_url}/stats (log in as yanpan or lingdao)
+ 情报研判 intelligence: {base_url}/intel (log in as yanpan: key persons, hits and their orders, relations …)
  接口文档 API docs:  {base_url}/api/v1/docs
  数据库 database:    {where}
 
