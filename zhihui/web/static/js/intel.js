@@ -101,6 +101,7 @@ register({
   "m.exact_id": ["证件号一致", "Same ID"], "m.exact_phone": ["手机号一致", "Same phone"], "m.exact_plate": ["车牌一致", "Same plate"],
   "m.fuzzy_identity": ["身份模糊比中", "Fuzzy identity"],
   "order.overdue": ["超时", "overdue"], "order.n": ["指令#{id}", "Order #{id}"],
+  "order.verify": ["核查指令#{id}", "Verification order #{id}"], "order.warning": ["预警指令#{id}", "Warning order #{id}"],
   "i.file": ["数据文件（CSV/Parquet）", "Data file (CSV/Parquet)"], "i.mapping": ["数据映射", "Mapping"],
   "i.collide": ["导入后立即比对碰撞", "Collide right after import"], "i.upload": ["上传导入", "Upload"],
   "i.uploading": ["导入中…", "Importing…"], "i.nofile": ["请选择文件", "Choose a file"],
@@ -204,7 +205,7 @@ function OrderCell({ id, orders }) {
   const state = o ? label("istatus.", o.status) : "";
   const late = o && (o.sign_overdue || o.feedback_overdue);
   return html`<details class="order">
-    <summary data-testid="order-status" data-order-id=${String(id)}>${t("order.n", { id })}${state ? " · " + state : ""}${late ? html` <b class="up">${t("order.overdue")}</b>` : ""}</summary>
+    <summary data-testid="order-status" data-order-id=${String(id)}>${t(o && (o.kind === "verify" || o.kind === "warning") ? "order." + o.kind : "order.n", { id })}${state ? " · " + state : ""}${late ? html` <b class="up">${t("order.overdue")}</b>` : ""}</summary>
     ${o && html`<p>${o.content}</p><p class="muted">${fmtDateTime(o.issued_at)}</p>`}</details>`;
 }
 
