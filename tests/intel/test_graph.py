@@ -329,6 +329,76 @@ def test_queries_agree_with_networkx_on_a_random_graph(kinds: set[str] | None, s
         assert w.cost == pytest.approx(sum(ref[u][v]["cost"] for u, v in itertools.pairwise(w.nodes)))
 
 
+def brute_force(ref: nx.Graph, g: RelationGraph, s: str, k: int) -> list[tuple[str, int, float]]:
+    """Everyone within k hops of s by a plain BFS over the reference graph, with the strongest score of a
+    shortest path (product of the strongest allowed weights, multiplied hop by hop as the graph does),
+    in the records' order: hops, strongest first, then node index."""
+    hops = nx.single_source_shortest_path_length(ref, s, cutoff=k)
+    best = {s: 1.0}
+    for h in range(1, k + 1):
+        for v in (v for v, d in hops.items() if d == h):
+            best[v] = max(best[u] * ref[u][v]["w"] for u in ref[v] if hops.get(u) == h - 1)
+    found = [(v, d, best[v]) for v, d in hops.items() if v != s]
+    return sorted(found, key=lambda x: (x[1], -x[2], g.node_index(x[0])))
+
+
+def parallel_graph(seed: int) -> RelationGraph:
+    """A random graph with hubs, parallel kinds on some pairs, relations that arrive after the index was
+    compiled (the overlay, some of them new persons) and merges that change a compiled edge's weight."""
+    g, rows = random_graph(seed, n=300, m=1500)
+    rng = random.Random(seed)
+    extra = [{**r, "kind": KINDS[(KINDS.index(r["kind"]) + 1) % len(KINDS)], "weight": round(rng.uniform(0.05, 1), 3)}
+             for r in rng.sample(rows, 120)]  # fmt: skip
+    g.add_edges(pa.Table.from_pylist(extra))
+    g.build_index()
+    for r in rng.sample(rows, 40):  # same pair and kind: merged, the compiled weight changes
+        g.add_relation(r["a"], r["b"], r["kind"], weight=0.9, at=r["last_seen"])
+    for i in range(40):
+        a, b = f"p{rng.randrange(300)}", f"p{rng.randrange(300)}" if i % 4 else f"new{i}"
+        if a != b:
+            g.add_relation(a, b, rng.choice(KINDS), weight=round(rng.uniform(0.05, 1), 3), at=T0)
+    return g
+
+
+@pytest.mark.parametrize("kinds, since", [(None, None), ({"co_stay", "shared_phone", "family"}, None),
+                                          ({"co_travel", "co_stay"}, datetime(2025, 5, 1, tzinfo=UTC))])  # fmt: skip
+def test_k_hop_sets_records_and_steps_match_brute_force(kinds: set[str] | None, since: datetime | None) -> None:
+    g = parallel_graph(11)
+    assert g._n_pending > 0 and g._csr is not None and g._csr.parallel.any()  # the cases under test exist
+    ref = reference(g, kinds, since)
+    rng = random.Random(5)
+    sources = [*rng.sample(sorted(ref.nodes), 30), *(f"p{i}" for i in range(12))]  # the hubs too
+    for s in sources:
+        for k in (1, 2, 3):
+            want = brute_force(ref, g, s, k)
+            ids = g.reach_ids(s, k, kinds, since)
+            assert [sorted(g.key(int(i)) for i in lv) for lv in ids] == [
+                sorted(v for v, d, _ in want if d == h) for h in range(1, len(ids) + 1)
+            ]
+            assert all(len(lv) == len(set(lv.tolist())) for lv in ids) and sum(map(len, ids)) == len(want)
+            full = g.neighbourhood(s, k, kinds, since)
+            assert [(n.key, n.hops, n.score) for n in full] == want
+            assert [sorted(map(int, lv)) for lv in full.levels] == [sorted(map(int, lv)) for lv in ids]
+            for limit in (0, 1, 7, 40):
+                cut = g.neighbourhood(s, k, kinds, since, limit=limit)
+                assert [(n.key, n.hops, n.score) for n in cut] == want[:limit]
+                assert cut.total == len(want) and cut.truncated == (limit < len(want))
+            for n in full:  # each step: every allowed relation of the pair, strongest first
+                assert n.path[0] == s and n.path[-1] == n.key and len(n.path) == n.hops + 1
+                for (u, v), step in zip(itertools.pairwise(n.path), n.steps, strict=True):
+                    assert step == tuple(g.relations(u, v, kinds=kinds, since=since))
+                assert n.score == math.prod(step[0].weight for step in n.steps)
+
+
+def test_bulk_merge_after_the_index_rescores_paths() -> None:
+    g, rows = random_graph(4)
+    g.build_index()
+    g.add_edges(pa.Table.from_pylist([{**r, "weight": 0.99} for r in rows]))  # every edge merged at once
+    ref = reference(g)
+    for s in ("p0", "p1", "p50", "p77"):
+        assert [(n.key, n.hops, n.score) for n in g.neighbourhood(s, 2)] == brute_force(ref, g, s, 2)
+
+
 def test_merging_into_a_large_graph_by_sorted_keys_matches_lookups() -> None:
     g1, _ = random_graph(3)
     g2, _ = random_graph(3)

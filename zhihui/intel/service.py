@@ -9,6 +9,7 @@ A hit seen again in a later run only moves its ``last_seen``; it never sends a s
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import time
@@ -446,6 +447,12 @@ async def relation_graph(db: Database, settings: Settings) -> Any:
             return graph
 
         graph = await asyncio.to_thread(build)
+        # A 10^7-edge graph holds millions of long-lived objects; a full garbage collection walking them costs
+        # ~200 ms (bench/graph.py), which would land on some request's latency. So they are frozen out of the
+        # collector; unfreezing first lets this one collection reclaim what the previous rebuild froze.
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
         _graph_cache[str(settings.intel_dir)] = (key, graph)
         return graph
 
