@@ -4,19 +4,24 @@
 Method
 ------
 1. Generate (seeded, vectorised, deterministic) ``--rows`` activity rows in the canonical ``ACTIVITY`` layout,
-   time-ordered over 30 days, as Parquet files of 10^7 rows (row groups of 10^6) under ``var/bench/collision/``,
-   plus a ``--watchlist``-entry watchlist and its keys (every ID, 1 % alias IDs, 60 % phones, 30 % plates).
-   Persons are functions of an index (GB 11643 IDs with the MOD 11-2 check digit over a migrant city's region
-   mix, birth dates 1950-2007, a pool of Chinese names and their pinyin keys, phones, plates), so the watchlist
-   shares regions, birth dates and names with the population and the blocking keys meet real noise.
-   Sources: 45 % checkpoint passes (plate only), 25 % internet café, 15 % hotel, 15 % transport tickets.
-   Hits: about 1e-4 of the rows carry a watched person's identity (exact), 3e-5 a corrupted one (two adjacent
-   ID digits swapped, one digit mistyped, or the exact ID under another name); the corruptions are recorded
-   as ground truth. The data is reused when its manifest matches.
-2. Time ``collide`` with the shipped rules end-to-end (engine set-up, the pass over the Parquet files, the fuzzy
-   pass on the candidates, the rule join, rendering) on DuckDB with all cores, ``--repeat`` times.
-3. Baseline: pandas ``merge`` of a 10^7-row slice (the first file) with the watched ID numbers (the merge
-   alone; reading the slice into pandas is timed separately).
+   time-ordered over 30 days, plus a ``--watchlist``-entry watchlist and its keys (every ID, 1 % alias IDs, 60 %
+   phones, 30 % plates). Persons are functions of an index (GB 11643 IDs with the MOD 11-2 check digit over a
+   migrant city's region mix, birth dates 1950-2007, a pool of Chinese names and their pinyin keys, phones,
+   plates), so the watchlist shares regions, birth dates and names with the population and the blocking keys meet
+   real noise. Sources: 45 % checkpoint passes (plate only), 25 % internet café, 15 % hotel, 15 % transport
+   tickets. Hits: about 1e-4 of the rows carry a watched person's identity (exact), 3e-5 a corrupted one (two
+   adjacent ID digits swapped, one digit mistyped, or the exact ID under another name); the corruptions are
+   recorded as ground truth. The rows are written as ingest writes them (:mod:`zhihui.intel.ingest`): one
+   directory per source (``source=<name>``), a file per source per 10^7 generated rows (row groups of 10^6), the
+   integer key columns (``schema.ACTIVITY_KEYS``) computed by ``normalise.with_keys`` — the function ingest runs on
+   every batch — and the column encodings of ``normalise.parquet_options``. Computing the keys is ingest-time work
+   (once, when data arrives) and is not in the collision time; it is timed here (``keys_seconds``). The data is
+   reused when its manifest matches (``GEN_VERSION``).
+2. Time ``collide`` with the shipped rules end-to-end (engine set-up, the watch side, the pass over the Parquet
+   files, the fuzzy pass on the candidates, reading the candidate rows, the rule join, rendering) on DuckDB with
+   all cores, ``--repeat`` times; the load average is printed with each run (the machine may be shared).
+3. Baseline: pandas ``merge`` of a 10^7-row slice (the first file of each source) with the watched ID numbers (the
+   merge alone; reading the slice into pandas is timed separately).
 
 ``--quick``: 10^5 rows, 10^4 watchlist (a smoke test). The last printed line is one JSON object.
 """
@@ -27,26 +32,30 @@ import argparse
 import fnmatch
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from zhihui.intel.normalise import name_key
+from zhihui.intel.normalise import KEYS_META, KEYS_VERSION, name_key, parquet_options, with_keys
 from zhihui.intel.rules import load_rules
-from zhihui.intel.schema import ACTIVITY, WATCH_KEYS, WATCHLIST
+from zhihui.intel.schema import ACTIVITY, ACTIVITY_STORED, WATCH_KEYS, WATCHLIST
 from zhihui.intel.tactics import DuckDBEngine, collide
 
-GEN_VERSION = 3
+# 7: per-source files with the integer keys (schema.ACTIVITY_STORED, keys v2), normalise.parquet_options
+GEN_VERSION = 7
 ROOT = Path(__file__).resolve().parent.parent / "var" / "bench" / "collision"
 CHUNK = 1_000_000
+ROW_GROUP = 1_000_000
 FILE_ROWS = 10_000_000
 T0_US = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z
 SPAN_US = 30 * 86_400_000_000
@@ -348,9 +357,8 @@ def generate(rows: int, watch: int, seed: int, out: Path, log: list[str]) -> dic
             log.append(f"data: reusing {out} (generated in {got['generation_s']} s)")
             return got
     t = time.perf_counter()
+    shutil.rmtree(out / "activity", ignore_errors=True)
     (out / "activity").mkdir(parents=True, exist_ok=True)
-    for old in (out / "activity").glob("*.parquet"):
-        old.unlink()
     pop = max(1000, rows // 5)
     world = World(seed, pop)
     active = min(watch, max(100, rows // 2000))
@@ -359,30 +367,51 @@ def generate(rows: int, watch: int, seed: int, out: Path, log: list[str]) -> dic
     pq.write_table(wk, out / "watch_keys.parquet", compression="snappy")
     truth: dict[str, list] = {"record_id": [], "source": [], "person_key": [], "corruption": []}
     exact_rows = 0
-    writer = None
+    keys_s = 0.0
+    # The layout ingest writes: one directory per source (source=<name>), the key columns after the canonical ones.
+    writers: dict[str, pq.ParquetWriter] = {}
+    pending: dict[str, list[pa.Table]] = {s: [] for s in SOURCES}
+
+    def flush(src: str, final: bool = False) -> None:
+        if pending[src] and (final or sum(p.num_rows for p in pending[src]) >= ROW_GROUP):
+            writers[src].write_table(pa.concat_tables(pending[src]), row_group_size=ROW_GROUP)
+            pending[src].clear()
+
     for c, offset in enumerate(range(0, rows, CHUNK)):
         n = min(CHUNK, rows - offset)
         if offset % FILE_ROWS == 0:
-            if writer is not None:
-                writer.close()
-            writer = pq.ParquetWriter(out / "activity" / f"part-{offset // FILE_ROWS:05d}.parquet", ACTIVITY,
-                                      compression="snappy")  # fmt: skip
+            for src in list(writers):
+                flush(src, final=True)
+                writers.pop(src).close()
+            for src in SOURCES:
+                (out / "activity" / f"source={src}").mkdir(exist_ok=True)
         table, tr = activity_chunk(world, c, offset, n, rows, pop, active)
-        writer.write_table(table, row_group_size=CHUNK)
+        k = time.perf_counter()
+        table = with_keys(table)  # what ingest does to every batch
+        keys_s += time.perf_counter() - k
+        for src in SOURCES:
+            part = table.filter(pc.equal(table.column("source"), src))
+            if src not in writers:  # the column encodings ingest chooses (normalise.parquet_options)
+                path = out / "activity" / f"source={src}" / f"part-{offset // FILE_ROWS:05d}.parquet"
+                writers[src] = pq.ParquetWriter(path, ACTIVITY_STORED.with_metadata({KEYS_META: KEYS_VERSION.encode()}),
+                                                **parquet_options(part, "snappy"))  # fmt: skip
+            pending[src].append(part)
+            flush(src)
         exact_rows += tr.pop("exact_rows")
-        for k in truth:
-            truth[k].extend(tr[k])
+        for key in truth:
+            truth[key].extend(tr[key])
         if c % 10 == 9:
             print(f"  generated {offset + n:,} rows ({time.perf_counter() - t:.0f} s)", file=sys.stderr, flush=True)
-    if writer is not None:
-        writer.close()
+    for src in list(writers):
+        flush(src, final=True)
+        writers.pop(src).close()
     pq.write_table(pa.table(truth), out / "truth.parquet")
     size = sum(p.stat().st_size for p in out.rglob("*.parquet"))
     got = {**want, "population": pop, "active_watch": active, "exact_rows_injected": exact_rows,
            "fuzzy_rows_injected": len(truth["record_id"]), "bytes": size,
-           "generation_s": round(time.perf_counter() - t, 1)}  # fmt: skip
+           "generation_s": round(time.perf_counter() - t, 1), "keys_s": round(keys_s, 1)}  # fmt: skip
     manifest.write_text(json.dumps(got))
-    log.append(f"data: generated {out} in {got['generation_s']} s ({size / 2**30:.2f} GiB)")
+    log.append(f"data: generated {out} in {got['generation_s']} s ({size / 2**30:.2f} GiB; keys {keys_s:.1f} s)")
     return got
 
 
@@ -391,11 +420,13 @@ def generate(rows: int, watch: int, seed: int, out: Path, log: list[str]) -> dic
 
 def time_collide(out: Path, threads: int | None) -> tuple[float, pa.Table, dict[str, Any]]:
     rules = load_rules()
-    stats: dict[str, Any] = {}
+    stats: dict[str, Any] = {"load_before": round(os.getloadavg()[0], 2)}
     t = time.perf_counter()
     with DuckDBEngine(out / "activity", out / "watchlist.parquet", out / "watch_keys.parquet", threads=threads) as eng:
         hits = collide(eng, rules, stats=stats)
-    return time.perf_counter() - t, hits, stats
+    seconds = time.perf_counter() - t
+    stats["load_after"] = round(os.getloadavg()[0], 2)
+    return seconds, hits, stats
 
 
 def fuzzy_truth(out: Path, hits: pa.Table) -> dict[str, int]:
@@ -416,8 +447,7 @@ def fuzzy_truth(out: Path, hits: pa.Table) -> dict[str, int]:
     def covered(t: dict[str, Any]) -> bool:
         on = cats.get(t["person_key"], set())
         return t["corruption"] != "name" and any(
-            t["source"] in r.sources and any(fnmatch.fnmatchcase(c, p) for c in on for p in r.categories)
-            for r in rules
+            t["source"] in r.sources and any(fnmatch.fnmatchcase(c, p) for c in on for p in r.categories) for r in rules
         )
 
     eligible = sum(map(covered, truth))
@@ -444,9 +474,11 @@ def fuzzy_truth(out: Path, hits: pa.Table) -> dict[str, int]:
 
 
 def time_pandas(out: Path) -> dict[str, Any]:
-    first = sorted((out / "activity").glob("*.parquet"))[0]
+    """pandas merge of the first 10^7 rows (the first file of each source) with the watched ID numbers."""
+    first = sorted((out / "activity").glob("source=*/part-00000.parquet"))
     t = time.perf_counter()
-    df = pq.read_table(first, columns=["record_id", "source", "id_number"]).to_pandas()
+    df = pd.concat([pq.read_table(f, columns=["record_id", "source", "id_number"]).to_pandas() for f in first],
+                   ignore_index=True)  # fmt: skip
     keys = pq.read_table(out / "watch_keys.parquet").to_pandas()
     keys = keys[keys["key_type"] == "id_number"][["person_key", "key_value"]]
     read_s = time.perf_counter() - t
@@ -475,12 +507,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"rows {args.rows:,} activity, {args.watchlist:,} watchlist entries, {man['population']:,} persons; "
           f"injected {man['exact_rows_injected']:,} exact-identity rows, {man['fuzzy_rows_injected']:,} corrupted; "
           f"{os.cpu_count()} cores")  # fmt: skip
-    runs = []
+    runs, loads = [], []
     hits = pa.table({})
     stats: dict[str, Any] = {}
     for _ in range(max(1, args.repeat)):
         s, hits, stats = time_collide(out, args.threads)
         runs.append(s)
+        loads.append((stats["load_before"], stats["load_after"]))
     mt = hits.group_by("match_type").aggregate([("hit_key", "count")]).to_pylist()
     by_rule = hits.group_by("rule_code").aggregate([("hit_key", "count")]).to_pylist()
     truth = fuzzy_truth(out, hits)
@@ -488,13 +521,18 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"\n{'step':44s} {'seconds':>9s}  note")
     print(f"{'generate Parquet':44s} {man['generation_s']:9.1f}  {man['bytes'] / 2**30:.2f} GiB on disk, snappy")
-    for i, s in enumerate(runs, 1):
-        print(f"{f'collide on DuckDB, run {i}':44s} {s:9.2f}  exact + fuzzy + rules, from Parquet")
+    print(f"{'  keys at ingest (not timed below)':44s} {man['keys_s']:9.1f}  normalise.with_keys on every row")
+    for i, (s, (la, lb)) in enumerate(zip(runs, loads, strict=True), 1):
+        print(f"{f'collide on DuckDB, run {i}':44s} {s:9.2f}  exact + fuzzy + rules, from Parquet; load {la}/{lb}")
+    for step, sec in stats.get("step_seconds", {}).items():
+        print(f"{'  ' + step:44s} {sec:9.2f}")
     if base:
         print(f"{'pandas: read 10^7-row slice':44s} {base['read_s']:9.2f}  {base['rows']:,} rows, 3 columns")
         print(f"{'pandas: merge slice on id_number':44s} {base['merge_s']:9.2f}  {base['matches']:,} exact ID matches")
-    print(f"\ntouched rows {stats['touched_rows']:,}; fuzzy candidate pairs scored {stats['fuzzy_pairs']:,}; "
-          f"hits {hits.num_rows:,}")
+    print(
+        f"\ncandidate rows (pass 1) {stats['candidate_rows']:,}; key-level fuzzy pairs {stats['key_pairs']:,}; "
+        f"rows read {stats['read_rows']:,}; fuzzy pairs scored {stats['fuzzy_pairs']:,}; hits {hits.num_rows:,}"
+    )
     print("hits by match type: " + ", ".join(f"{r['match_type']} {r['hit_key_count']:,}" for r in mt))
     print("hits by rule: " + ", ".join(f"{r['rule_code']} {r['hit_key_count']:,}" for r in by_rule))
     print(f"fuzzy: {truth['truth_found']:,} injected corruptions found as fuzzy hits of the right person "
@@ -512,9 +550,16 @@ def main(argv: list[str] | None = None) -> int:
         "hits": hits.num_rows,
         "hits_by_match_type": {r["match_type"]: r["hit_key_count"] for r in mt},
         "hits_by_rule": {r["rule_code"]: r["hit_key_count"] for r in by_rule},
-        "touched_rows": stats["touched_rows"],
+        "candidate_rows": stats["candidate_rows"],
+        "key_pairs": stats["key_pairs"],
+        "read_rows": stats["read_rows"],
+        "full_rows": stats["full_rows"],
         "fuzzy_candidates": stats["fuzzy_pairs"],
         "fuzzy_truth": truth,
+        "fuzzy_recall": round(truth["truth_found"] / truth["truth_eligible"], 4) if truth["truth_eligible"] else None,
+        "step_seconds": stats.get("step_seconds"),
+        "load_average": loads,
+        "keys_seconds": man.get("keys_s"),
         "generation_seconds": man["generation_s"],
         "bytes_on_disk": man["bytes"],
         "threads": args.threads or os.cpu_count(),

@@ -22,12 +22,14 @@ from zhihui.intel.ingest import (
     QUARANTINE,
     IngestResult,
     MappingError,
+    add_keys,
     export_quarantine_csv,
     ingest,
     list_mappings,
     load_mapping,
 )
-from zhihui.intel.schema import ACTIVITY, SOURCES
+from zhihui.intel.normalise import KEYS_META, KEYS_VERSION, activity_keys
+from zhihui.intel.schema import ACTIVITY, ACTIVITY_STORED, SOURCES
 from zhihui.sim.population import generate_population, id_check_digit, write_population
 
 pytestmark = pytest.mark.dbfree
@@ -97,7 +99,11 @@ def _check_accounts(r: IngestResult, n_data_rows: int) -> None:
     assert sum(r.reasons.values()) == r.rows_quarantined
     assert sum(r.sources.values()) == r.rows_ok
     for p in r.paths["activity"]:
-        assert pq.read_schema(p).equals(ACTIVITY), p
+        schema = pq.read_schema(p)
+        assert schema.equals(ACTIVITY_STORED), p  # the canonical columns, then the integer keys
+        assert (schema.metadata or {}).get(KEYS_META) == KEYS_VERSION.encode()
+        table = pq.read_table(p)  # the keys are those of the stored strings
+        assert table.select(ACTIVITY_STORED.names[len(ACTIVITY) :]).equals(activity_keys(table))
         assert Path(p).parent.name == f"source={pq.read_table(p, columns=['source']).column(0)[0]}"
     man = json.loads(Path(r.paths["manifest"]).read_text(encoding="utf-8"))
     assert (man["rows_in"], man["rows_ok"], man["rows_quarantined"], man["rows_skipped_duplicate"]) == (
@@ -316,6 +322,21 @@ def test_reingest_is_idempotent_and_overlaps_are_counted(tmp_path: Path) -> None
     forced = ingest(tmp_path / "a.csv", "hotel_gb", out, today=TODAY, force=True)
     assert (forced.rows_ok, forced.rows_skipped_duplicate) == (0, 4) and not forced.already_ingested
     assert _activity(out).num_rows == 5
+
+
+def test_add_keys_rewrites_files_written_before_the_keys(tmp_path: Path) -> None:
+    rows = [_hotel_row(旅客编号=f"LK{i}", 旅客姓名="张三", 证件号码=_id18(f"4403041990030712{i}"),
+                       入住时间="2026-01-05 14:30:00") for i in range(3)]  # fmt: skip
+    out = tmp_path / "out"
+    r = ingest(_write_csv(tmp_path / "a.csv", rows, encoding="gbk"), "hotel_gb", out, today=TODAY)
+    (path,) = [Path(p) for p in r.paths["activity"]]
+    stored = pq.read_table(path)
+    pq.write_table(stored.select(ACTIVITY.names).cast(ACTIVITY), path)  # as an older ingest wrote it
+    assert add_keys(out) == [path]
+    again = pq.read_table(path)
+    assert again.schema.equals(ACTIVITY_STORED) and again.equals(stored)
+    assert (again.schema.metadata or {}).get(KEYS_META) == KEYS_VERSION.encode()
+    assert add_keys(out) == []  # nothing left to do
 
 
 # --- coordinates, checkpoints, tickets ----------------------------------------------------------------------

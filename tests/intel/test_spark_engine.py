@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.intel.test_tactics import CASES, P1_ID, P2_ID, build_tables, local
+from tests.intel.test_tactics import CASES, P1_ID, P2_ID, build_tables, local, write_layouts
 from zhihui.intel.rules import load_rules
 from zhihui.intel.tactics import (
     DuckDBEngine,
@@ -106,9 +106,22 @@ def test_collide_window_and_rescorer_equal(engines):
     sb: dict = {}
     a, b = collide(duck, load_rules(), stats=sa, **kw), collide(sp, load_rules(), stats=sb, **kw)
     same(a, b, ["hit_key"])
+    sa.pop("step_seconds"), sb.pop("step_seconds")  # times differ, counts do not
     assert sa == sb and sa["fuzzy_pairs"] > sa["rescored_pairs"] > 0
     fuzzy = [r for r in a.to_pylist() if r["match_type"] == "fuzzy_identity"]
     assert fuzzy and {r["score"] for r in fuzzy} == {1.0}
+
+
+def test_collide_equal_on_stored_keys(engines, tmp_path_factory):
+    """Files as ingest writes them (keys stored) beside older ones (keys computed): both engines, the same hits."""
+    duck, sp = engines
+    paths = write_layouts(tmp_path_factory.mktemp("layouts"))
+    spark = sp.spark
+    a = collide(DuckDBEngine(paths["mixed"], paths["watchlist"], paths["watch_keys"], threads=1), load_rules())
+    with SparkEngine(paths["mixed"], paths["watchlist"], paths["watch_keys"], spark=spark) as eng:
+        b = collide(eng, load_rules())
+    same(a, b, ["hit_key"])
+    same(a, collide(duck, load_rules()), ["hit_key"])
 
 
 def test_trajectory_equal(engines):

@@ -6,17 +6,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 
 from zhihui.geo.coords import haversine_m
 from zhihui.intake.text.ids import check_digit
+from zhihui.intel.normalise import hash_key, id_pack, with_keys
 from zhihui.intel.rules import RuleError, load_rules, parse_rules
-from zhihui.intel.schema import ACTIVITY, WATCH_KEYS, WATCHLIST
+from zhihui.intel.schema import ACTIVITY, SOURCES, WATCH_KEYS, WATCHLIST
 from zhihui.intel.tactics import (
     HITS,
+    KPAIRS_SQL,
+    SCORE_COLUMNS,
+    SCORE_ROWS_SQL,
     DuckDBEngine,
     co_presence,
     collide,
@@ -338,6 +346,152 @@ def test_instruction_rendered(hits):
 def test_rules_subset(engine):
     got = collide(engine, load_rules().only("KEY_PLATE_CHECKPOINT"))
     assert sorted(got.column("record_id").to_pylist()) == ["K1", "K2"]
+
+
+# --- storage layouts: keys stored at ingest, computed for older files, or both ----------------------------
+
+
+def write_layouts(root: Path) -> dict[str, Path]:
+    """The test activity as ingest writes it (per-source files with keys), as older files without keys, and as a
+    mix of the two; plus the watch tables."""
+    t = build_tables()
+    act = t["activity"]
+    out: dict[str, Path] = {}
+    for name, table in t.items():
+        if name != "activity":
+            out[name] = root / f"{name}.parquet"
+            pq.write_table(table, out[name])
+    for layout in ("keyed", "legacy", "mixed"):
+        for i, src in enumerate(SOURCES):
+            part = act.filter(pc.equal(act.column("source"), src))
+            keyed = layout == "keyed" or (layout == "mixed" and i % 2 == 0)
+            d = root / layout / f"source={src}"
+            d.mkdir(parents=True)
+            pq.write_table(with_keys(part) if keyed else part, d / "part-0.parquet", write_page_index=True)
+        out[layout] = root / layout
+    return out
+
+
+@pytest.fixture(scope="module")
+def layouts(tmp_path_factory) -> dict[str, Path]:
+    return write_layouts(tmp_path_factory.mktemp("layouts"))
+
+
+@pytest.mark.parametrize("layout", ["keyed", "legacy", "mixed"])
+def test_collision_is_the_same_on_every_layout(layouts, hits, layout):
+    with DuckDBEngine(layouts[layout], layouts["watchlist"], layouts["watch_keys"], threads=1) as eng:
+        got = collide(eng, load_rules())
+        pairs = []
+        collide(eng, load_rules(), rescore=lambda p: pairs.append(p) or p)
+    assert got.equals(hits)
+    with DuckDBEngine(*build_tables().values(), threads=1) as eng:  # Arrow input: the keys are computed
+        seen = []
+        collide(eng, load_rules(), rescore=lambda p: seen.append(p) or p)
+    key = ["source", "record_id", "person_key", "w_id_number"]
+    assert pairs[0].sort_by([(k, "ascending") for k in key]).equals(seen[0].sort_by([(k, "ascending") for k in key]))
+
+
+def test_a_key_is_only_a_candidate_the_strings_decide(tmp_path):
+    """A hash that matches a watched plate, or a blocking key that meets a watched ID, on a row whose strings do
+    not: the row is read, and dropped."""
+    t = build_tables()
+    act = with_keys(t["activity"])
+    rid = act.column("record_id").to_pylist()
+    k3 = rid.index("K3")  # 粤B66666, on no list
+    c2 = rid.index("C2")  # a namesake of 张三 with another birth date and ID
+    plate = act.column("k_plate").to_numpy().copy()
+    plate[k3] = hash_key(["粤B12345"])[0]  # the fugitive's plate
+    b1 = act.column("k_b1").to_numpy().copy()
+    b1[c2] = act.column("k_b1").to_numpy()[rid.index("H1")]  # 张三's ID digits 1-14
+    act = act.set_column(act.schema.get_field_index("k_plate"), "k_plate", pa.array(plate))
+    act = act.set_column(act.schema.get_field_index("k_b1"), "k_b1", pa.array(b1))
+    stats: dict = {}
+    with DuckDBEngine(act, t["watchlist"], t["watch_keys"], threads=1) as eng:
+        got = collide(eng, load_rules(), stats=stats)
+    assert "K3" not in got.column("record_id").to_pylist() and "C2" not in got.column("record_id").to_pylist()
+    assert got.equals(collide(DuckDBEngine(*build_tables().values(), threads=1), load_rules()))
+
+
+def _edits(a: str, b: str) -> int:
+    """The scoring step's id_edits: Levenshtein distance, a swap of neighbours counting once."""
+    d = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, d[0] = d[0], i
+        for j, cb in enumerate(b, 1):
+            prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (ca != cb))
+    lev = d[-1]
+    swapped = any(b == a[:i] + a[i + 1] + a[i] + a[i + 2 :] for i in range(len(a) - 1))
+    return 1 if lev == 2 and swapped else lev
+
+
+def test_key_level_id_edits_match_the_scoring_step():
+    """The bound that lets a pair skip the string read uses id_edits computed from the packed IDs; it must be the
+    scoring step's exactly (3 standing for 3 or more), whatever the typist did."""
+    rng = random.Random(7)
+    pairs = []
+    for _ in range(3000):
+        w = "".join(rng.choice("0123456789") for _ in range(17))
+        w += check_digit(w) if rng.random() < 0.7 else rng.choice("0123456789X")
+        a = list(w)
+        for _ in range(rng.choice((1, 1, 2, 2, 3))):
+            op, i = rng.choice(("sub", "swap", "shift", "x")), rng.randrange(13, 18)
+            if op == "sub":
+                a[i] = rng.choice("0123456789")
+            elif op == "swap" and i < 17:
+                a[i], a[i + 1] = a[i + 1], a[i]
+            elif op == "shift":  # a digit dropped here, one added at the end (or the other way round)
+                j = rng.randrange(i, 18)
+                a = a[:i] + a[i + 1 : j + 1] + [rng.choice("0123456789")] + a[j + 1 :]
+            else:
+                a[17] = rng.choice("0123456789X")
+        if "".join(a[:17]).isdigit():  # what a block can meet: a 17-digit body
+            pairs.append(("".join(a[:18]), w))
+    pairs += [(rid("440304", "19900101", "123"), rid("440304", "19910101", "123"))]  # not one block: levenshtein
+    a_ids, w_ids = [p[0] for p in pairs], [p[1] for p in pairs]
+    k, wk = id_pack(a_ids), id_pack(w_ids)
+    n = len(pairs)
+    # each row meets its own watched ID (v = the row's index) by id_head14 when digits 1-14 agree, else by id_tail11
+    head = [a[:14] == w[:14] for a, w in pairs]
+    hot = pa.table({"src": [0] * n, "filename": [""] * n, "file_row_number": range(n), "k_id": k,
+                    "probe": [1 if h else 2 for h in head], "v": range(n)})  # fmt: skip
+    unused = {f"w_b{i}": [-1] * n for i in (3, 4, 5)}
+    fz = pa.table({"src": [0] * n, "min_score": [0.65] * n, "person_key": [str(i) for i in range(n)], "w_id": w_ids,
+                   "w_k": wk, "w_b1": range(n), "w_b2": range(n), **unused})  # fmt: skip
+    with DuckDBEngine(*build_tables().values(), threads=1) as eng:
+        eng.register("zh_hot", hot)
+        eng.register("zh_fz", fz)
+        got = eng.query(KPAIRS_SQL + " ORDER BY file_row_number").to_pylist()
+    assert len(got) == len(pairs)
+    for row, (a, w) in zip(got, pairs, strict=True):
+        assert min(3, row["id_edits"]) == min(3, _edits(a, w)), (a, w, row["id_edits"])
+
+
+def test_a_candidate_read_for_its_score_gets_id_and_birth_date_from_its_keys():
+    """Fuzzy candidates are read for their name key alone: the ID and the birth date come from k_id and k_b5, for a
+    birth date equal to the ID's, another one, none, with and without a name."""
+    body = rid("440304", "19900101", "123")
+    rows = [
+        _act("A", "hotel_checkin", local(2026, 1, 5, 22), HOTEL, id_number=body, name_key="zhangsan",
+             birth_date=date(1990, 1, 1)),
+        _act("B", "hotel_checkin", local(2026, 1, 5, 22), HOTEL, id_number=body, name_key="zhangsan",
+             birth_date=date(1985, 6, 7)),
+        _act("C", "hotel_checkin", local(2026, 1, 5, 22), HOTEL, id_number=body, name_key="zhangsan"),
+        _act("D", "hotel_checkin", local(2026, 1, 5, 22), HOTEL, id_number=body[:17] + "X",
+             birth_date=date(1985, 6, 7)),
+        _act("E", "hotel_checkin", local(2026, 1, 5, 22), HOTEL, id_number=swap(body, 8), name_key="lisi"),
+    ]  # fmt: skip
+    act = with_keys(pa.Table.from_pylist(rows, schema=ACTIVITY))
+    t = build_tables()
+    with DuckDBEngine(act, t["watchlist"], t["watch_keys"], threads=1) as eng:
+        keep = act.select(["k_id", "k_b5"]).append_column("src", pa.array([0] * act.num_rows, pa.int32()))
+        keep = keep.append_column("filename", pa.array([""] * act.num_rows)).append_column(
+            "file_row_number", pa.array(range(act.num_rows), pa.int64()))  # fmt: skip
+        eng.register("zh_keep_f", keep)
+        eng.fetch_rows("zh_rows_f", "zh_keep_f", SCORE_COLUMNS)
+        got = eng.query(SCORE_ROWS_SQL + " ORDER BY file_row_number").to_pylist()
+    for g, r in zip(got, rows, strict=True):
+        assert (g["source"], g["id_number"], g["birth_date"], g["name_key"]) == (
+            r["source"], r["id_number"], r["birth_date"], r["name_key"]), (g, r)  # fmt: skip
 
 
 # --- trajectory, co-presence, high-risk origin ----------------------------------------------------------

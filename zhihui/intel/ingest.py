@@ -6,7 +6,9 @@ fields and the coordinate system. Every row ends up in exactly one place::
 
     rows_in == rows_ok + rows_quarantined + rows_skipped_duplicate
 
-* good rows → ``out_dir/activity/source=<source>/<batch_id>.parquet`` (exactly ``schema.ACTIVITY``);
+* good rows → ``out_dir/activity/source=<source>/<batch_id>.parquet`` (exactly ``schema.ACTIVITY_STORED``: the
+  canonical columns, then the integer keys a collision scans, made by ``normalise.activity_keys``; a page index lets
+  it read single rows);
 * bad rows → ``out_dir/quarantine/<batch_id>.parquet`` (+ ``.csv``) with the original values, the line,
   the field and a reason in Chinese and English — nothing is dropped silently;
 * record ids already stored by an earlier batch of the same source are skipped and counted;
@@ -34,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from importlib import resources
 from pathlib import Path
+from time import perf_counter as time_now
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -43,8 +46,17 @@ import yaml
 
 from zhihui.geo.coords import bd09_to_wgs84, gcj02_to_wgs84, out_of_china
 from zhihui.intake.text.ids import parse_resident_id
-from zhihui.intel.normalise import id_key, name_key, phone_key, plate_key
-from zhihui.intel.schema import ACTIVITY, SOURCES
+from zhihui.intel.normalise import (
+    KEYS_META,
+    KEYS_VERSION,
+    id_key,
+    name_key,
+    parquet_options,
+    phone_key,
+    plate_key,
+    with_keys,
+)
+from zhihui.intel.schema import ACTIVITY, ACTIVITY_STORED, SOURCES
 
 __all__ = [
     "QUARANTINE",
@@ -53,6 +65,7 @@ __all__ = [
     "Mapping",
     "MappingError",
     "OrgResolver",
+    "add_keys",
     "export_quarantine_csv",
     "ingest",
     "list_mappings",
@@ -1119,14 +1132,19 @@ def _write_json(path: Path, obj: Any) -> None:
 # --- ingest -------------------------------------------------------------------------------------------------
 
 
-class _Sink:
-    """Column buffers → one Parquet file per source, a row group per chunk."""
+_STORED = ACTIVITY_STORED.with_metadata({KEYS_META: KEYS_VERSION.encode()})
 
-    def __init__(self, path: Path, schema: pa.Schema) -> None:
-        self.path, self.schema = path, schema
+
+class _Sink:
+    """Column buffers → one Parquet file per source, a row group per chunk. Activity (``keys=True``) gets its key
+    columns on the way out, computed for the whole chunk at once."""
+
+    def __init__(self, path: Path, schema: pa.Schema, *, keys: bool = False) -> None:
+        self.path, self.schema, self.keys = path, schema, keys
         self.cols: dict[str, list[Any]] = {f.name: [] for f in schema}
         self.writer: pq.ParquetWriter | None = None
         self.rows = 0
+        self.key_seconds = 0.0
 
     def add(self, values: dict[str, Any]) -> None:
         for k, lst in self.cols.items():
@@ -1137,9 +1155,16 @@ class _Sink:
         if not self.cols[self.schema.names[0]] and self.writer is not None:
             return
         table = pa.Table.from_pydict(self.cols, schema=self.schema)
+        out_schema = self.schema
+        if self.keys:
+            t0 = time_now()
+            table = with_keys(table).cast(_STORED)
+            self.key_seconds += time_now() - t0
+            out_schema = _STORED
         if self.writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.writer = pq.ParquetWriter(self.path, self.schema, compression="zstd")
+            opts = parquet_options(table, "zstd") if self.keys else {"compression": "zstd"}
+            self.writer = pq.ParquetWriter(self.path, out_schema, **opts)
         self.writer.write_table(table)
         for lst in self.cols.values():
             lst.clear()
@@ -1269,7 +1294,9 @@ def _ingest_locked(
                 seen[source].add(rid)
                 values.update(record_id=rid, source=source, batch_id=batch_id)
                 if source not in sinks:
-                    sinks[source] = _Sink(staging / "activity" / f"source={source}" / f"{batch_id}.parquet", ACTIVITY)
+                    sinks[source] = _Sink(
+                        staging / "activity" / f"source={source}" / f"{batch_id}.parquet", ACTIVITY, keys=True
+                    )
                 sinks[source].add(values)
             for s in sinks.values():
                 s.flush()
@@ -1327,6 +1354,7 @@ def _ingest_locked(
         "rows_skipped_duplicate": rows_skip,
         "blank_lines": blank_lines(),
         "sources": {s: k.rows for s, k in sorted(sinks.items())},
+        "key_seconds": round(sum(k.key_seconds for k in sinks.values()), 3),  # the integer keys (normalise.py)
         "skipped_by_source": dict(sorted(skipped.items())),
         "skipped_sample": skipped_sample,
         "reasons": dict(sorted(reasons.items())),
@@ -1366,3 +1394,23 @@ def export_quarantine_csv(out_dir: str | Path, batch_id: str, dest: str | Path |
             cells = ["" if raw.get(c) is None else raw.get(c) for c in raw_cols]
             w.writerow([r["line"], r["field"], r["reason"], r["reason_zh"], r["reason_en"], *cells])
     return dest
+
+
+def add_keys(out_dir: str | Path) -> list[Path]:
+    """Rewrite the activity files under ``out_dir`` that lack the current integer keys (written before them, or by
+    another key version) as ``schema.ACTIVITY_STORED``, each atomically; returns the files rewritten. A collision
+    reads such files correctly without it, computing their keys each time (slowly)."""
+    out_dir = Path(out_dir)
+    done: list[Path] = []
+    with _lock(out_dir):
+        for path in sorted((out_dir / "activity").rglob("*.parquet")):
+            meta = pq.read_schema(path).metadata or {}
+            if meta.get(KEYS_META) == KEYS_VERSION.encode():
+                continue
+            table = pq.read_table(path).select(ACTIVITY.names).cast(ACTIVITY)
+            tmp = path.with_name(f".{path.name}.tmp")
+            keyed = with_keys(table).cast(_STORED)
+            pq.write_table(keyed, tmp, **parquet_options(keyed, "zstd"))
+            os.replace(tmp, path)
+            done.append(path)
+    return done

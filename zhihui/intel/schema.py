@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-__all__ = ["ACTIVITY", "KEY_TYPES", "SOURCES", "WATCHLIST", "WATCH_KEYS"]
+__all__ = ["ACTIVITY", "ACTIVITY_KEYS", "ACTIVITY_STORED", "KEY_TYPES", "SOURCES", "WATCHLIST", "WATCH_KEYS"]
 
 # 旅馆业登记, 网吧上网, 卡口过车, 交通购票 (train/bus/plane tickets).
 SOURCES: dict[str, str] = {
@@ -51,6 +51,17 @@ ACTIVITY = pa.schema(
         pa.field("detail", pa.string()),  # JSON of the source's remaining fields
     ]
 )
+
+# Integer keys of the identity columns and the fuzzy pass's blocking keys, computed at ingest
+# (zhihui.intel.normalise.activity_keys, which describes the encoding) and stored after the ACTIVITY columns: a
+# collision scans these narrow columns of every row and reads the strings only of the few rows that can be hits.
+# Files without them (written before) are read the old way. Never null; 0 = no value.
+ACTIVITY_KEYS = pa.schema(
+    [pa.field(name, pa.int64(), nullable=False)
+     for name in ("k_id", "k_phone", "k_plate", "k_b1", "k_b2", "k_b3", "k_b4", "k_b5")]
+)  # fmt: skip
+# What ingest writes: the canonical columns, then the keys.
+ACTIVITY_STORED = pa.schema(list(ACTIVITY) + list(ACTIVITY_KEYS))
 
 # One row per key person (重点人员) on a list; the identity columns feed the fuzzy pass.
 WATCHLIST = pa.schema(

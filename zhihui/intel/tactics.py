@@ -7,19 +7,27 @@ Every tactic is SQL written once, in DuckDB's dialect, over the three views of :
 default) runs the text as written; :class:`SparkEngine` (province scale) runs ``sqlglot``'s Spark translation of
 the same text (:func:`to_spark`), so the two cannot drift apart; a test proves their results equal.
 
-Collision is a chain of SQL steps (:data:`STEPS`), each materialised by the engine, then one query:
+Collision is a chain of steps, each materialised by the engine, then one query. Activity files carry integer keys
+written at ingest (:data:`zhihui.intel.schema.ACTIVITY_KEYS`: the packed ID, phone and plate hashes, the fuzzy
+pass's blocking keys); files without them are keyed when the engine opens them. The strings of a row are read only
+if it can be a hit:
 
-1. ``zh_person`` (one identity per listed person, and whether a fuzzy rule covers any of its lists), ``zh_fz_id``
-   (those persons' IDs, parsed once) and ``zh_blocks`` (their distinct blocking keys, see ``_BLOCKS``): the
-   watch side, small.
-2. ``zh_touched`` – the only pass over ``activity``: rows whose ID, phone or plate is a watch key, or whose
-   identity meets a blocking key. Exact keys are ``IN`` probes, blocks left joins on distinct keys, so the big
-   table is read once and never multiplied; every blocking key is integer arithmetic on the ID parsed once.
-3. ``zh_pairs`` – the fuzzy-identity candidates: touched rows not matched exactly on ID, paired with the
-   watched IDs they block with, scored in SQL (levenshtein, with adjacent transpositions recognised), the best
-   pair per (record, person) kept. A Python re-scorer can replace the scores here (``rescore=``).
-4. hits (:data:`HITS_SQL`) – exact and fuzzy matches × the rule tables (source, match type and score, category
+1. the watch side (small): ``zh_person`` (one identity per listed person, and which sources and match types the
+   rules cover it for), then, in Python with the functions ingest uses, per source the exact keys (``zh_xkey``),
+   the watched IDs a fuzzy rule reads with their blocking keys (``zh_fz``) and the probe sets (``zh_probe``).
+2. ``zh_hot`` – the only pass over every row: per source and key column a semi-join with that source's probe
+   set, on 8-byte integers, which DuckDB pushes into the Parquet scan (:data:`HOT_SQL`).
+3. ``zh_kpairs`` – fuzzy candidates on keys: found rows × the watched IDs their blocks meet, with each pair's exact
+   id_edits and the score it could reach at best; ``zh_keep`` – the rows to read: exact-key finds and rows of
+   pairs that can reach their threshold (every candidate when a re-scorer is to see them).
+4. ``zh_touched`` – those rows read in full (``Engine.fetch_rows``: a point look-up per file on DuckDB).
+5. ``zh_pairs`` – the fuzzy pairs on the strings: blocks confirmed, scored in SQL (levenshtein, adjacent
+   transpositions recognised), the best pair per (record, person) kept. A Python re-scorer can replace the scores
+   here (``rescore=``).
+6. hits (:data:`HITS_SQL`) – exact and fuzzy matches × the rule tables (source, match type and score, category
    pattern), one hit per (rule, record, person), the same-room-night groups, the dedupe key and a total order.
+
+A key only proposes a row: every match is decided on the strings, as before, so a hash collision costs a read.
 
 Times: ``at`` is UTC; engines run with session time zone UTC and add 8 hours for Asia/Shanghai (no DST since
 1991). A hotel *night* runs from local noon to noon, so a 01:30 check-in belongs to the previous evening's night.
@@ -29,22 +37,28 @@ Distances: haversine on a sphere of mean Earth radius (6 371 008.8 m) in SQL, af
 from __future__ import annotations
 
 import functools
+import glob
 import json
 import math
 import os
 import re
 import shutil
 import tempfile
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
+from zhihui.intel.normalise import KEYS_META, KEYS_VERSION, activity_keys, block_keys, hash_key, id_pack, name_hash, ymd
 from zhihui.intel.rules import RuleSet, load_rules
-from zhihui.intel.schema import SOURCES
+from zhihui.intel.schema import ACTIVITY, ACTIVITY_KEYS, SOURCES
 
 __all__ = [
     "CO_PRESENCE",
@@ -204,10 +218,26 @@ _CASES = pa.schema(
 
 # --- engines ---------------------------------------------------------------------------------------------
 
+# What a collision reads of the candidate rows it fetches (the columns of HITS and PAIRS), and of those it reads
+# only to score them (a row is read column by column, so every column left out counts).
+FETCH_COLUMNS = (
+    "source", "record_id", "at", "id_number", "name", "name_key", "birth_date", "sex", "phone", "plate",
+    "venue_code", "venue_name", "room", "org_code", "lat", "lon",
+)  # fmt: skip
+SCORE_COLUMNS = ("name_key",)
+_KEY_NAMES = tuple(ACTIVITY_KEYS.names)
+_KEY_SOURCES = ("source", "at", "id_number", "name_key", "birth_date", "phone", "plate")  # what the keys are made of
+_KEYED = pa.schema([*(ACTIVITY.field(c) for c in ("source", "at")), *ACTIVITY_KEYS,
+                    pa.field("filename", pa.string()), pa.field("file_row_number", pa.int64())])  # fmt: skip
+# Above this many candidate rows a fetch reads the files once instead of looking rows up one by one.
+_POINT_FETCH_MAX = 200_000
+
 
 class Engine(ABC):
     """Runs DuckDB-dialect SQL over the views ``activity``, ``watchlist``, ``watch_keys`` (+ parameter tables).
 
+    ``activity_keyed`` holds every activity row's source, time, integer keys (schema.ACTIVITY_KEYS) and location
+    (filename, file_row_number): read from the files that carry the keys, computed here for those that do not.
     ``$name`` placeholders take ``params``; an engine is one caller's (the parameter views have fixed names)."""
 
     dialect: str
@@ -230,6 +260,22 @@ class Engine(ABC):
     def count(self, name: str) -> int:
         return int(self.query(f"SELECT count(*) AS n FROM {name}").column(0)[0].as_py())
 
+    def fetch_rows(self, name: str, locations: str, columns: Sequence[str] = FETCH_COLUMNS) -> None:
+        """Materialise ``name``: the FETCH_COLUMNS of the activity rows listed in table ``locations`` (filename,
+        file_row_number, src, k_id), with those four columns; those of ``columns`` read, the others NULL. A join;
+        engines with a cheaper point look-up override."""
+        cols = _fetch_list(columns, "a.")
+        self.materialise(
+            name,
+            f"""
+            SELECT {cols}, l.filename, l.file_row_number, l.src, l.k_id FROM activity_rows a
+            JOIN {locations} l ON l.filename = a.filename AND l.file_row_number = a.file_row_number""",
+        )
+
+    @abstractmethod
+    def ensure_keyed(self) -> None:
+        """Define ``activity_keyed`` (a collision's first step; other tactics never need it)."""
+
     @abstractmethod
     def close(self) -> None: ...
 
@@ -240,18 +286,66 @@ class Engine(ABC):
         self.close()
 
 
-def _paths(src: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[str]:
-    items = [src] if isinstance(src, str | os.PathLike) else list(src)
+def _fetch_list(columns: Sequence[str], prefix: str = "") -> str:
+    """SQL select list of FETCH_COLUMNS: the ``columns`` read, the others typed NULLs."""
     out = []
+    for c in FETCH_COLUMNS:
+        t = {"at": "TIMESTAMPTZ", "birth_date": "DATE", "lat": "DOUBLE", "lon": "DOUBLE"}.get(c, "VARCHAR")
+        out.append(f'{prefix}"{c}"' if c in columns else f'CAST(NULL AS {t}) AS "{c}"')
+    return ", ".join(out)
+
+
+def _files(src: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[str]:
+    """The Parquet files of a path, directory (recursively; names starting with '_' or '.' skipped, as Spark and
+    pyarrow do) or glob, in a stable order."""
+    items = [src] if isinstance(src, str | os.PathLike) else list(src)
+    out: list[str] = []
     for p in items:
         s = os.fspath(p)
-        out.append(f"{s.rstrip('/')}/**/*.parquet" if os.path.isdir(s) else s)
+        if os.path.isdir(s):
+            root = Path(s)
+            found = (f for f in root.rglob("*.parquet")
+                     if not any(part.startswith(("_", ".")) for part in f.relative_to(root).parts))  # fmt: skip
+            out.extend(sorted(str(f) for f in found))
+        elif any(ch in s for ch in "*?["):
+            out.extend(sorted(glob.glob(s, recursive=True)))
+        else:
+            out.append(s)
     return out
+
+
+def _has_keys(schema: pa.Schema) -> bool:
+    """Whether a file (or table) carries the integer keys of this version."""
+    meta = schema.metadata or {}
+    return meta.get(KEYS_META) == KEYS_VERSION.encode() and all(n in schema.names for n in _KEY_NAMES)
+
+
+def _split(files: list[str]) -> tuple[list[str], list[str]]:
+    """(files with the keys, files without): decided from each footer."""
+    keyed, legacy = [], []
+    for f in files:
+        (keyed if _has_keys(pq.read_schema(f)) else legacy).append(f)
+    return keyed, legacy
+
+
+def _computed_keys(tables: Iterable[tuple[str, pa.Table]]) -> pa.Table:
+    """_KEYED rows for activity without stored keys (older files, Arrow input): computed now, once per engine."""
+    parts = []
+    for filename, t in tables:
+        keys = activity_keys(t)
+        cols = [t.column("source"), t.column("at"), *keys.columns,
+                pa.array([filename] * t.num_rows, pa.string()), pa.array(range(t.num_rows), pa.int64())]  # fmt: skip
+        parts.append(pa.Table.from_arrays([c.cast(f.type) for c, f in zip(cols, _KEYED, strict=True)], schema=_KEYED))
+    return pa.concat_tables(parts) if parts else _KEYED.empty_table()
+
+
+def _quoted(files: Sequence[str]) -> str:
+    return "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
 
 
 class DuckDBEngine(Engine):
     """The embedded engine: an in-memory DuckDB connection; Parquet paths (files, directories, globs) or Arrow
-    tables become the views ``activity``, ``watchlist``, ``watch_keys``."""
+    tables become the views ``activity``, ``watchlist``, ``watch_keys`` (and ``activity_keyed``)."""
 
     dialect = "duckdb"
 
@@ -270,16 +364,61 @@ class DuckDBEngine(Engine):
         self._tables: set[str] = set()
         # Local days are computed as UTC + 8 h, so the session must not shift instants on its own.
         self.con.execute("SET TimeZone = 'UTC'").fetchall()
+        # the footers are read by the pass over activity and again by each read of candidate rows
+        self.con.execute("SET parquet_metadata_cache = true").fetchall()
         if threads:
             self.con.execute(f"SET threads = {int(threads)}").fetchall()
         if memory_limit:
             self.con.execute(f"SET memory_limit = '{memory_limit.replace(chr(39), '')}'").fetchall()
-        for name, src in (("activity", activity), ("watchlist", watchlist), ("watch_keys", watch_keys)):
+        for name, src in (("watchlist", watchlist), ("watch_keys", watch_keys)):
             if isinstance(src, pa.Table):
                 self.register(name, src)
             else:
-                files = ", ".join("'" + p.replace("'", "''") + "'" for p in _paths(src))
-                self.con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet([{files}])").fetchall()
+                self.con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet({_quoted(_files(src))})"
+                                 ).fetchall()  # fmt: skip
+        self._arrow_activity = isinstance(activity, pa.Table)
+        self._activity = activity
+        self._keyed = False
+        if isinstance(activity, pa.Table):
+            n = activity.num_rows
+            rows = activity.append_column("filename", pa.array([""] * n, pa.string()))
+            rows = rows.append_column("file_row_number", pa.array(range(n), pa.int64()))
+            self.register("activity", activity)
+            self.register("activity_rows", rows)
+            return
+        self._files = _files(activity)
+        if not self._files:
+            raise ValueError(f"no Parquet files in {activity!r}")
+        self.con.execute(f"CREATE OR REPLACE VIEW activity AS SELECT * FROM read_parquet({_quoted(self._files)}, "
+                         "union_by_name = true)").fetchall()  # fmt: skip
+        self.con.execute(f"CREATE OR REPLACE VIEW activity_rows AS SELECT * FROM read_parquet({_quoted(self._files)}, "
+                         "union_by_name = true, filename = true, file_row_number = true)").fetchall()  # fmt: skip
+
+    def ensure_keyed(self) -> None:
+        if self._keyed:
+            return
+        self._keyed = True
+        if isinstance(self._activity, pa.Table):
+            act = self._activity
+            if _has_keys(act.schema):
+                n = act.num_rows
+                self.register("activity_keyed", pa.Table.from_arrays(
+                    [*(act.column(c) for c in ("source", "at", *_KEY_NAMES)), pa.array([""] * n, pa.string()),
+                     pa.array(range(n), pa.int64())], schema=_KEYED))  # fmt: skip
+            else:
+                self.register("activity_keyed", _computed_keys([("", act)]))
+            return
+        keyed, legacy = _split(self._files)
+        cols = ", ".join(f'"{f.name}"' for f in _KEYED)
+        parts = []
+        if keyed:
+            parts.append(f"SELECT {cols} FROM read_parquet({_quoted(keyed)}, union_by_name = true, filename = true, "
+                         "file_row_number = true)")  # fmt: skip
+        if legacy:  # keys for files written before them, computed here (ingest.add_keys rewrites such files)
+            self.register("zh_activity_computed", _computed_keys((f, pq.read_table(f, columns=list(_KEY_SOURCES)))
+                                                                 for f in legacy))  # fmt: skip
+            parts.append(f"SELECT {cols} FROM zh_activity_computed")
+        self.con.execute("CREATE OR REPLACE VIEW activity_keyed AS " + " UNION ALL ".join(parts)).fetchall()
 
     def register(self, name: str, table: pa.Table) -> None:
         if name in self._tables:  # a step's result replaced by Arrow (a re-scorer's pairs)
@@ -295,6 +434,34 @@ class DuckDBEngine(Engine):
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
         return self.con.sql(sql, params=dict(params) if params else None).to_arrow_table()
+
+    def fetch_rows(self, name: str, locations: str, columns: Sequence[str] = FETCH_COLUMNS) -> None:
+        # One scan per file with its row numbers as constants: DuckDB then reads only the pages holding them (the
+        # Parquet page index), where a join would decode every page of every column.
+        locs = self.query(f"SELECT filename, file_row_number FROM {locations} ORDER BY 1, 2")
+        if self._arrow_activity or locs.num_rows > _POINT_FETCH_MAX or locs.num_rows == 0:
+            return super().fetch_rows(name, locations, columns)
+        cols = _fetch_list(columns)
+        files = locs.column("filename").to_pylist()
+        rows = locs.column("file_row_number").to_pylist()
+        parts, start = [], 0
+        for i in range(1, len(files) + 1):
+            if i == len(files) or files[i] != files[start]:
+                lst = ", ".join(str(r) for r in rows[start:i])
+                parts.append(f"SELECT {cols}, filename, file_row_number FROM read_parquet({_quoted([files[start]])}, "
+                             f"filename = true, file_row_number = true) WHERE file_row_number IN ({lst})")  # fmt: skip
+                start = i
+        # Prefetching would read whole column chunks; a point look-up wants a few pages of each.
+        self.con.execute("SET disable_parquet_prefetching = true").fetchall()
+        try:
+            self.materialise(
+                name,
+                f"""
+                SELECT r.*, l.src, l.k_id FROM ({" UNION ALL ".join(parts)}) r
+                JOIN {locations} l ON l.filename = r.filename AND l.file_row_number = r.file_row_number""",
+            )
+        finally:
+            self.con.execute("RESET disable_parquet_prefetching").fetchall()
 
     def close(self) -> None:
         self.con.close()
@@ -369,12 +536,59 @@ class SparkEngine(Engine):
         self._tmp = scratch_dir
         if scratch_dir is not None:
             os.makedirs(scratch_dir, exist_ok=True)
-        for name, src in (("activity", activity), ("watchlist", watchlist), ("watch_keys", watch_keys)):
+        for name, src in (("watchlist", watchlist), ("watch_keys", watch_keys)):
             if isinstance(src, pa.Table):
                 self.register(name, src)
             else:
-                self.spark.read.parquet(*[os.fspath(p) for p in ([src] if isinstance(src, str | os.PathLike) else src)]
-                                        ).createOrReplaceTempView(name)
+                self.spark.read.parquet(*_files(src)).createOrReplaceTempView(name)
+        self._activity = activity
+        self._keyed = False
+        if isinstance(activity, pa.Table):
+            n = activity.num_rows
+            rows = activity.append_column("filename", pa.array([""] * n, pa.string()))
+            rows = rows.append_column("file_row_number", pa.array(range(n), pa.int64()))
+            self.register("activity", activity)
+            self.register("activity_rows", rows)
+            return
+        from pyspark.sql import functions as F
+
+        self._files = _files(activity)
+        self._located = [F.col("_metadata.file_path").alias("filename"),
+                         F.col("_metadata.row_index").alias("file_row_number")]  # fmt: skip
+        self.spark.read.option("mergeSchema", "true").parquet(*self._files).createOrReplaceTempView("activity")
+        rows = self.spark.read.option("mergeSchema", "true").parquet(*self._files).select("*", *self._located)
+        rows.createOrReplaceTempView("activity_rows")
+
+    def ensure_keyed(self) -> None:
+        if self._keyed:
+            return
+        self._keyed = True
+        if isinstance(self._activity, pa.Table):
+            act = self._activity
+            if _has_keys(act.schema):
+                n = act.num_rows
+                table = pa.Table.from_arrays(
+                    [*(act.column(c) for c in ("source", "at", *_KEY_NAMES)), pa.array([""] * n, pa.string()),
+                     pa.array(range(n), pa.int64())], schema=_KEYED)  # fmt: skip
+            else:
+                table = _computed_keys([("", act)])
+            self.register("activity_keyed", table)
+            return
+        keyed, legacy = _split(self._files)
+        parts = []
+        if keyed:
+            parts.append(self.spark.read.parquet(*keyed).select("source", "at", *_KEY_NAMES, *self._located))
+        if legacy:  # keys for files written before them, computed on the driver (ingest.add_keys rewrites such files)
+            raw = self.spark.read.parquet(*legacy).select(*_KEY_SOURCES, *self._located).toArrow()
+            keys = activity_keys(raw)
+            table = pa.Table.from_arrays(
+                [raw.column("source"), raw.column("at"), *keys.columns, raw.column("filename"),
+                 raw.column("file_row_number").cast(pa.int64())], schema=_KEYED)  # fmt: skip
+            parts.append(self.spark.createDataFrame(table))
+        df = parts[0]
+        for more in parts[1:]:
+            df = df.unionByName(more)
+        df.createOrReplaceTempView("activity_keyed")
 
     def _sql(self, sql: str, params: Mapping[str, Any] | None) -> Any:
         return self.spark.sql(to_spark(sql), args=dict(params) if params else None)
@@ -445,28 +659,39 @@ _LOCAL = f"""strftime("at" + INTERVAL {_CST_HOURS} HOUR, '%Y-%m-%d %H:%M:%S')"""
 
 # --- collision -------------------------------------------------------------------------------------------
 
-# The first 17 digits of an ID as an integer, parsed once per row: every blocking key below is arithmetic on it.
-# (Building a key string with substr/|| measured about a second per 10^7 rows per key in DuckDB; one parse plus
-# integer arithmetic costs less than that for all keys together.) The check character, a function of the 17
-# digits, is left out, so a wrong check character alone breaks no block.
-def _body17(col: str) -> str:
-    return f"coalesce(TRY_CAST({col} AS BIGINT), TRY_CAST(substr({col}, 1, 17) AS BIGINT) * 10) // 10"
+# The fuzzy pass's blocks, on the 17-digit body of an ID (digits 1-6 region R, 7-14 birth date B, 15-17 sequence S).
+# A single wrong digit or a swap of neighbours leaves R+B intact (error in S), B+S (error in R) or digits 1-5 and
+# 16-17 (error in 6-15: all of B and both of its borders); the first two meet whatever the name says, the last with
+# the name key. Two wrong digits in R and S with name and birth date agreeing meet name_birth; name_birth_date is the
+# name key with the birth date the record states itself (a card reader, a ticket form), whatever the ID says.
+# Every key is a shift and a mask of the packed ID (k_id, see normalise.py); activity rows carry them precomputed
+# (k_b1..k_b5), the watch side computes the same with the same function.
+_M27, _M38, _TAG = (1 << 27) - 1, (1 << 38) - 1, 1 << 50
 
 
-# Blocking keys of the fuzzy pass: (name, with the name key?, integer key of the 17-digit body b). Sections:
-# region R = digits 1-6, birth date B = 7-14, sequence S = 15-17. A single wrong digit or a swap of neighbours
-# leaves R+B intact (error in S), B+S (error in R) or digits 1-5 and 16-17 (error in 6-15: all of B and both of
-# its borders); the first two meet whatever the name says, the last with the name key. Two wrong digits in R and
-# S with name and birth date agreeing meet name_birth. Each block is one hash probe per row, so there are few.
-_BLOCKS = (
-    ("id_head14", False, "{b} // 1000"),  # R+B
-    ("id_tail11", False, "{b} % 100000000000"),  # B+S
-    ("name_birth", True, "{b} // 1000 % 100000000"),  # name+B
-    ("name_outer", True, "{b} // 1000000000000 * 100 + {b} % 100"),  # name+digits 1-5, 16-17
-)
-# ... and the name key with the birth date the record states itself (a hotel's card reader, a ticket form):
-# column against column, whatever happened to the ID.
+def _blk(name: str, k: str, *, named: str | None = None) -> str:
+    """SQL: block ``name``'s condition between packed IDs ``k`` (activity) and ``w.w_k`` (watched), name keys equal
+    where the block is named (``named``: the activity row's name_key column)."""
+    field = {
+        "id_head14": "({k} >> 15)",
+        "id_tail11": f"(({{k}} >> 4) & {_M38})",
+        "name_birth": f"(({{k}} >> 15) & {_M27})",
+        "name_outer": "(({k} >> 46) * 128 + (({k} >> 4) & 127))",
+    }[name]
+    cond = f"{field.format(k=k)} = {field.format(k='w.w_k')}"
+    return f"{cond} AND {named} = w.w_name_key" if named else cond
+
+
+_BLOCKS = ("id_head14", "id_tail11", "name_birth", "name_outer")
+_NAMED = {"name_birth", "name_outer"}
 _DATE_BLOCK = "name_birth_date"
+
+# Pass 1 probes: (probe number, activity key column, the probe set it is looked up in). Sets 1-5 are blocks (3 holds
+# both name+ID birth date and name+stated birth date: k_b3 and k_b5 probe it), 6-8 exact phone, plate, odd ID. The
+# exact-ID match needs no probe of its own: an ID equal to a watched one meets id_head14, whose set holds the heads
+# of every watched ID a rule reads for the source; it is confirmed on the few rows found.
+_PROBES = ((1, "k_b1", 1), (2, "k_b2", 2), (3, "k_b3", 3), (4, "k_b4", 4), (5, "k_b5", 3), (6, "k_phone", 6),
+           (7, "k_plate", 7), (8, "k_id", 8))  # fmt: skip
 
 
 def _swapped(x: str, y: str) -> str:
@@ -478,89 +703,171 @@ def _swapped(x: str, y: str) -> str:
     return "(" + " OR ".join(terms) + ")"
 
 
-PERSON_SQL = """
-SELECT w.person_key, min(w.id_number) AS w_id_number, min(w.name) AS w_name, min(w.name_key) AS w_name_key,
-       min(w.birth_date) AS w_birth_date, min(w.sex) AS w_sex,
-       bool_or(f.category_like IS NOT NULL) AS fuzzy  -- on a list that some fuzzy rule covers
-FROM watchlist w
-LEFT JOIN (
-    SELECT DISTINCT c.category_like FROM zh_rule_category c
-    JOIN zh_rule_match m ON m.rule_code = c.rule_code AND m.match_type = 'fuzzy_identity'
-) f ON w.category LIKE f.category_like
-GROUP BY w.person_key
+def _unpack_id(k: str) -> str:
+    """SQL: the 18-character ID a packed k_id (> 0) stands for ('?' for a check character other than 0-9 and X)."""
+    return (
+        f"lpad(CAST({k} >> 46 AS VARCHAR), 5, '0') || CAST(({k} >> 42) & 15 AS VARCHAR)"
+        f" || lpad(CAST(({k} >> 15) & {_M27} AS VARCHAR), 8, '0') || CAST(({k} >> 11) & 15 AS VARCHAR)"
+        f" || lpad(CAST(({k} >> 4) & 127 AS VARCHAR), 2, '0')"
+        f" || CASE {k} & 15 WHEN 11 THEN 'X' WHEN 15 THEN '?' ELSE CAST(({k} & 15) - 1 AS VARCHAR) END"
+    )
+
+
+# Which (source, match type) each watchlist category is covered for by some rule, with the lowest threshold.
+COVER_SQL = """
+SELECT c.category, s.source, m.match_type, min(m.min_score) AS min_score
+FROM (SELECT DISTINCT category FROM watchlist) c
+JOIN zh_rule_category rc ON c.category LIKE rc.category_like
+JOIN zh_rule_source s ON s.rule_code = rc.rule_code
+JOIN zh_rule_match m ON m.rule_code = rc.rule_code
+GROUP BY c.category, s.source, m.match_type
 """
 
-FZ_ID_SQL = f"""
-SELECT DISTINCT k.person_key, k.key_value AS w_id, p.w_name_key, p.w_birth_date,
-       coalesce(strftime(p.w_birth_date, '%Y%m%d'), substr(k.key_value, 7, 8)) AS w_birth8,
-       {_body17("k.key_value")} AS w_b17
-FROM watch_keys k
-JOIN zh_person p ON p.person_key = k.person_key
-WHERE k.key_type = 'id_number' AND length(k.key_value) = 18 AND p.fuzzy
-"""
+_SRC = {s: i for i, s in enumerate(SOURCES)}  # small integer codes: join keys of pass 1 and the steps after it
+_MATCH = ("exact_id", "exact_phone", "exact_plate", "fuzzy_identity")
+_KEY_TYPE = {"id_number": 0, "phone": 1, "plate": 2}
 
-# One distinct table of every blocking key, so that the pass over activity joins without duplicating rows.
-BLOCKS_SQL = "\nUNION ALL\n".join(
-    [
-        f"SELECT DISTINCT {i} AS block, {'w_name_key' if named else 'CAST(NULL AS VARCHAR)'} AS n, "
-        f"{expr.format(b='w_b17')} AS v, CAST(NULL AS DATE) AS d FROM zh_fz_id "
-        f"WHERE w_b17 IS NOT NULL{' AND w_name_key IS NOT NULL' if named else ''}"
-        for i, (_name, named, expr) in enumerate(_BLOCKS, start=1)
+WATCHLIST_SQL = "SELECT person_key, category, id_number, name, name_key, birth_date, sex FROM watchlist"
+WATCH_KEYS_SQL = "SELECT person_key, key_type, key_value FROM watch_keys"
+
+
+def _hot_sql() -> str:
+    # Pass 1, the only pass over every row: one semi-join per (source, key column) against that source's probe set.
+    # Each reads one 8-byte column, and DuckDB pushes the probe set into the scan as a filter, so rows that cannot
+    # match leave the scan early; the source predicate prunes whole files (source=... directories).
+    branches = [
+        f"""SELECT {code} AS src, a.filename, a.file_row_number, a.k_id, a.k_b5, {probe} AS probe, a.{col} AS v
+FROM activity_keyed a
+SEMI JOIN (SELECT v FROM zh_probe WHERE src = {code} AND probe = {pset}) p ON p.v = a.{col}
+WHERE a.source = '{src}' AND a."at" >= $since AND a."at" < $until"""
+        for src, code in _SRC.items()
+        for probe, col, pset in _PROBES
     ]
-    + [
-        f"SELECT DISTINCT {len(_BLOCKS) + 1} AS block, w_name_key AS n, CAST(0 AS BIGINT) AS v, w_birth_date AS d "
-        "FROM zh_fz_id WHERE w_name_key IS NOT NULL AND w_birth_date IS NOT NULL"
-    ]
-)
+    return "\nUNION ALL\n".join(branches)
 
 
-def _touched_sql() -> str:
-    joins, flags = [], []
-    for i, (_name, named, expr) in enumerate(_BLOCKS, start=1):
-        on = f"k{i}.block = {i} AND k{i}.v = {expr.format(b='a.b17')}"
-        on += f" AND k{i}.n = a.name_key" if named else ""
-        joins.append(f"LEFT JOIN zh_blocks k{i} ON {on}")
-        flags.append(f"k{i}.v IS NOT NULL")
-    i = len(_BLOCKS) + 1
-    joins.append(f"LEFT JOIN zh_blocks k{i} ON k{i}.block = {i} AND k{i}.n = a.name_key AND k{i}.d = a.fz_birth_date")
-    flags.append(f"k{i}.v IS NOT NULL")
-    block_flag = " OR ".join(flags)
-    # Exact keys as IN (a mark join in DuckDB, an existence join in Spark); blocks as left joins on distinct keys.
-    # Either way the activity row is read once and never multiplied.
+def _kpairs_sql() -> str:
+    # The fuzzy candidates on keys alone: rows found by a block × the watched IDs they meet, with the pair's id_edits
+    # and the score it could reach if name and birth date agreed. id_edits is exact: after id_head14 (digits 1-14
+    # equal) the IDs differ only in their last four characters, whose edit distance is integer arithmetic on the
+    # packed IDs; the other blocks' pairs (few) unpack the ID and compare with levenshtein, as the scoring step does.
+    cand = "\n    UNION ALL\n    ".join(
+        f"SELECT h.src, h.filename, h.file_row_number, h.k_id, f.w_id, f.w_k, f.min_score "
+        f"FROM (SELECT * FROM zh_hot WHERE probe = {probe}) h JOIN zh_fz f ON f.src = h.src AND f.{col} = h.v"
+        for probe, col in ((2, "w_b2"), (3, "w_b3"), (3, "w_b5"), (5, "w_b5"), (4, "w_b4"))
+    )
+    # the last four characters as character codes (1-10 digits, 11 X, 15 other), x of the row and y of the watched
+    x = ["((k_id >> 11) & 15) + 1", "((k_id >> 4) & 127) // 10 + 1", "((k_id >> 4) & 127) % 10 + 1", "k_id & 15"]
+    y = [e.replace("k_id", "w_k") for e in x]
+    ham = " + ".join(f"CASE WHEN x{i} <> y{i} THEN 1 ELSE 0 END" for i in range(4))
+
+    def same(pairs: Iterable[tuple[str, str]]) -> str:
+        return "(" + " AND ".join(f"{a} = {b}" for a, b in pairs) + ")"
+
+    # neighbours i, i+1 exchanged, the rest equal
+    rest = {i: [(f"x{j}", f"y{j}") for j in range(4) if j not in (i, i + 1)] for i in range(3)}
+    swap = " OR ".join(same([(f"x{i}", f"y{i + 1}"), (f"x{i + 1}", f"y{i}"), *rest[i]]) for i in range(3))
+    # one character dropped from each (a deletion and an insertion): lev <= 2 with three or four differences
+    shift = " OR ".join(
+        same(zip([f"x{m}" for m in range(4) if m != i], [f"y{m}" for m in range(4) if m != j], strict=True))
+        for i in range(4)
+        for j in range(4)
+        if i != j
+    )
+    bound = "(5 * greatest(0, 1000 - 250 * id_edits) + 3 * 1000 + 2 * 1000) / 10000 AS max_score"
     return f"""
-WITH a AS (  -- b17 and fz_birth_date only where a fuzzy rule reads the source: elsewhere no block can meet
-    SELECT t.source, t.record_id, t."at", t.id_number, t.name, t.name_key, t.birth_date, t.sex, t.phone, t.plate,
-           t.venue_code, t.venue_name, t.room, t.org_code, t.lat, t.lon,
-           CASE WHEN f.source IS NOT NULL AND length(t.id_number) = 18 THEN {_body17("t.id_number")} END AS b17,
-           CASE WHEN f.source IS NOT NULL AND length(t.id_number) = 18 THEN t.birth_date END AS fz_birth_date
-    FROM activity t
-    LEFT JOIN zh_rule_fuzzy_source f ON f.source = t.source
-    WHERE t."at" >= $since AND t."at" < $until
-)
-SELECT a.source, a.record_id, a."at", a.id_number, a.name, a.name_key, a.birth_date, a.sex, a.phone, a.plate,
-       a.venue_code, a.venue_name, a.room, a.org_code, a.lat, a.lon, a.b17
-FROM a
-{chr(10).join(joins)}
-WHERE a.id_number IN (SELECT key_value FROM watch_keys WHERE key_type = 'id_number')
-   OR a.phone IN (SELECT key_value FROM watch_keys WHERE key_type = 'phone')
-   OR a.plate IN (SELECT key_value FROM watch_keys WHERE key_type = 'plate')
-   OR {block_flag}
+WITH
+head AS (
+    SELECT h.src, h.filename, h.file_row_number, h.k_id, f.w_k, f.min_score,
+           {", ".join(f"{e} AS x{i}" for i, e in enumerate(x))}, {", ".join(f"{e} AS y{i}" for i, e in enumerate(y))}
+    FROM (SELECT * FROM zh_hot WHERE probe = 1) h JOIN zh_fz f ON f.src = h.src AND f.w_b1 = h.v
+),
+head_e AS (SELECT head.*, {ham} AS h4 FROM head),
+other AS (
+    SELECT c.*, CASE WHEN (k_id & 15) <> 15 THEN {_unpack_id("k_id")} END AS a_id
+    FROM (
+    {cand}
+    ) c
+),
+other_e AS (SELECT other.*, levenshtein(a_id, w_id) AS lev FROM other)
+SELECT src, filename, file_row_number, id_edits, min_score, {bound}
+FROM (
+    SELECT src, filename, file_row_number, min_score,
+           CASE WHEN h4 <= 1 THEN h4 WHEN h4 = 2 AND ({swap}) THEN 1 WHEN h4 = 2 THEN 2
+                WHEN {shift} THEN 2 ELSE 3 END AS id_edits
+    FROM head_e
+    UNION ALL  -- the same id_edits as the scoring step (a swap of neighbours counts once); 0 where it cannot be told
+    SELECT src, filename, file_row_number, min_score,
+           CASE WHEN a_id IS NULL THEN 0 WHEN lev = 2 AND {_swapped("a_id", "w_id")} THEN 1 ELSE lev END
+    FROM other_e
+) e
 """
+
+
+# The rows to read: those an exact key found (an exact ID confirmed: id_head14 also finds near misses) and those of
+# fuzzy pairs that can reach their threshold (every fuzzy candidate when a re-scorer is to see them). ``whole``: read
+# in full at once (exact finds, and IDs the keys do not spell out); the others are read for the name key first.
+KEEP_SQL = """
+SELECT h.src, h.filename, h.file_row_number, min(h.k_id) AS k_id, min(h.k_b5) AS k_b5,
+       bool_or(h.probe >= 6 OR x.k IS NOT NULL) OR min(h.k_id) <= 0 OR min(h.k_id) & 15 = 15 AS whole
+FROM zh_hot h
+LEFT JOIN zh_xkey x ON x.src = h.src AND x.key_type = 0 AND x.k = h.k_id AND h.probe = 1
+LEFT JOIN (SELECT DISTINCT src, filename, file_row_number FROM zh_kpairs WHERE max_score >= min_score OR $keep_all) p
+       ON p.src = h.src AND p.filename = h.filename AND p.file_row_number = h.file_row_number
+WHERE h.probe >= 6 OR x.k IS NOT NULL OR p.src IS NOT NULL OR ($keep_all AND h.probe <= 5)
+GROUP BY h.src, h.filename, h.file_row_number
+"""
+
+# A fuzzy candidate read for its score: the name key read, ID and birth date spelled out by its keys.
+SCORE_ROWS_SQL = f"""
+SELECT CASE l.src {" ".join(f"WHEN {i} THEN '{n}'" for n, i in _SRC.items())} END AS source, t.record_id, t."at",
+       {_unpack_id("l.k_id")} AS id_number, t.name, t.name_key,
+       CASE WHEN l.k_b5 = -1 THEN NULL ELSE make_date(CAST(b.ymd // 10000 AS INTEGER),
+            CAST(b.ymd // 100 % 100 AS INTEGER), CAST(b.ymd % 100 AS INTEGER)) END AS birth_date,
+       {", ".join(f't."{c}"' for c in FETCH_COLUMNS[7:])}, t.filename, t.file_row_number, t.src, t.k_id
+FROM zh_rows_f t
+JOIN zh_keep_f l ON l.filename = t.filename AND l.file_row_number = t.file_row_number
+JOIN (SELECT filename, file_row_number,
+             CASE WHEN k_b5 = 0 THEN (k_id >> 15) & {_M27} ELSE k_b5 & {_M27} END AS ymd FROM zh_keep_f) b
+  ON b.filename = t.filename AND b.file_row_number = t.file_row_number
+"""
+
+# Of the fuzzy candidates read for their score only, those with a pair that clears the lowest fuzzy threshold: the
+# rows to read in full.
+FUZZY_HIT_ROWS_SQL = """
+SELECT l.src, l.filename, l.file_row_number, l.k_id
+FROM zh_keep_f l
+WHERE EXISTS (SELECT 1 FROM zh_pairs p WHERE p.filename = l.filename AND p.file_row_number = l.file_row_number
+              AND p.score >= (SELECT min(min_score) FROM zh_rule_match WHERE match_type = 'fuzzy_identity'))
+"""
+
+# The fuzzy pairs of rows read in two steps get the record ids of the second.
+_PAIRS_REST = ", ".join("p." + f.name for f in PAIRS if f.name not in ("source", "record_id"))
+PAIRS_RECORD_SQL = f"""
+SELECT p.source, coalesce(p.record_id, t.record_id) AS record_id, {_PAIRS_REST}, p.filename, p.file_row_number
+FROM zh_pairs p
+LEFT JOIN zh_rows_h t ON t.filename = p.filename AND t.file_row_number = p.file_row_number
+"""
+
+
+# The watched birth date as the scoring step compares it: the listed one, else digits 7-14 of the watched ID.
+_W_BIRTH8 = "coalesce(strftime(w.w_birth_date, '%Y%m%d'), substr(w.w_id, 7, 8)) AS w_birth8"
 
 
 def _pairs_sql() -> str:
+    # rows are joined by where they live (file, row): in two-step reads the record id comes with the second step
+    loc = "src, filename, file_row_number"
     unions = []
-    for name, named, expr in _BLOCKS:
-        on = f"{expr.format(b='w.w_b17')} = {expr.format(b='a.b17')}"
-        on += " AND w.w_name_key = a.name_key" if named else ""
+    for name in _BLOCKS:
+        on = _blk(name, "a.k_id", named="a.name_key" if name in _NAMED else None)
         unions.append(
-            f"SELECT a.source, a.record_id, w.person_key, w.w_id, w.w_birth8, '{name}' AS block "
-            f"FROM zh_touched a JOIN zh_fz_id w ON {on} WHERE a.b17 IS NOT NULL"
+            f"SELECT a.src, a.filename, a.file_row_number, w.person_key, w.w_id, {_W_BIRTH8}, '{name}' AS block "
+            f"FROM zh_touched a JOIN zh_fz w ON w.src = a.src AND {on} WHERE a.k_id > 0 AND w.w_k > 0"
         )
     unions.append(
-        f"SELECT a.source, a.record_id, w.person_key, w.w_id, w.w_birth8, '{_DATE_BLOCK}' AS block "
-        "FROM zh_touched a JOIN zh_fz_id w ON w.w_name_key = a.name_key AND w.w_birth_date = a.birth_date "
-        "WHERE a.b17 IS NOT NULL"
+        f"SELECT a.src, a.filename, a.file_row_number, w.person_key, w.w_id, {_W_BIRTH8}, '{_DATE_BLOCK}' AS block "
+        "FROM zh_touched a JOIN zh_fz w ON w.src = a.src AND w.w_name_key = a.name_key "
+        "AND w.w_birth_date = a.birth_date WHERE a.k_id > 0"
     )
     cand = "\n    UNION ALL\n    ".join(unions)
     return f"""
@@ -569,13 +876,13 @@ cand AS (
     {cand}
 ),
 cand1 AS (  -- one row per (record, watched ID), with the blocks that met it
-    SELECT source, record_id, person_key, w_id, min(w_birth8) AS w_birth8,
+    SELECT {loc}, person_key, w_id, min(w_birth8) AS w_birth8,
            array_to_string(list_sort(list_distinct(list(block))), ',') AS block
     FROM cand
-    GROUP BY source, record_id, person_key, w_id
+    GROUP BY {loc}, person_key, w_id
 ),
 d AS (
-    SELECT c.*, t.id_number, t.name, t.name_key, t.birth_date, t.sex,
+    SELECT c.*, t.source, t.record_id, t.id_number, t.name, t.name_key, t.birth_date, t.sex,
            p.w_name, p.w_name_key, p.w_birth_date, p.w_sex,
            coalesce(strftime(t.birth_date, '%Y%m%d'), substr(t.id_number, 7, 8)) AS a_birth8,
            levenshtein(t.id_number, c.w_id) AS lev,
@@ -583,11 +890,10 @@ d AS (
                 ELSE levenshtein(t.name_key, p.w_name_key) END AS name_lev,
            greatest(length(t.name_key), length(p.w_name_key)) AS name_len
     FROM cand1 c
-    JOIN zh_touched t ON t.source = c.source AND t.record_id = c.record_id
+    JOIN zh_touched t ON t.src = c.src AND t.filename = c.filename AND t.file_row_number = c.file_row_number
     JOIN zh_person p ON p.person_key = c.person_key
-    -- only rows of a fuzzy rule's source, and not those matched exactly on ID
-    WHERE t.b17 IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM watch_keys k WHERE k.key_type = 'id_number' AND k.key_value = t.id_number)
+    -- not the rows matched exactly on ID
+    WHERE NOT EXISTS (SELECT 1 FROM watch_keys k WHERE k.key_type = 'id_number' AND k.key_value = t.id_number)
 ),
 e AS (
     SELECT d.*, CASE WHEN lev = 2 AND {_swapped("d.id_number", "d.w_id")} THEN 1 ELSE lev END AS id_edits
@@ -605,7 +911,7 @@ r AS (
     SELECT s.*, (5 * id_pts + 3 * name_pts + 2 * birth_pts) / 10000 AS score FROM s
 ),
 best AS (
-    SELECT r.*, row_number() OVER (PARTITION BY source, record_id, person_key ORDER BY score DESC, w_id) AS rn
+    SELECT r.*, row_number() OVER (PARTITION BY {loc}, person_key ORDER BY score DESC, w_id) AS rn
     FROM r
 )
 SELECT source, record_id, person_key, id_number, name, name_key, birth_date, sex,
@@ -620,10 +926,27 @@ SELECT source, record_id, person_key, id_number, name, name_key, birth_date, sex
                 WHEN lev = 1 THEN '"证号相差一位"'
                 WHEN lev = 2 THEN '"证号相差两位"'
                 ELSE '"证号相差' || CAST(lev AS VARCHAR) || '位"' END
-       ) || ']' AS reasons
+       ) || ']' AS reasons,
+       filename, file_row_number
 FROM best
 WHERE rn = 1
 """
+
+
+# The watch keys equal to a key of a row read (the strings compared), and the persons and list entries of those and
+# of the fuzzy pairs: small tables, so that the hits query joins nothing of the watchlist's size.
+EXACT_SQL = """
+SELECT k.person_key, k.key_type, k.key_value
+FROM watch_keys k
+WHERE (k.key_type = 'id_number' AND k.key_value IN (SELECT id_number FROM zh_touched))
+   OR (k.key_type = 'phone' AND k.key_value IN (SELECT phone FROM zh_touched))
+   OR (k.key_type = 'plate' AND k.key_value IN (SELECT plate FROM zh_touched))
+"""
+HIT_PERSON_SQL = """
+SELECT * FROM zh_person
+WHERE person_key IN (SELECT person_key FROM zh_exact UNION SELECT person_key FROM zh_pairs)
+"""
+HIT_LIST_SQL = "SELECT * FROM watchlist WHERE person_key IN (SELECT person_key FROM zh_hit_person)"
 
 
 # Every CTE is read once, so Spark inlines a straight chain instead of planning shared sub-trees twice.
@@ -636,14 +959,14 @@ m AS (
                     ELSE '"身份证号与在册别名证号一致"' END,
                CASE WHEN t.name_key <> p.w_name_key THEN '"登记姓名与在册姓名不一致"' END) || ']' AS reasons
     FROM zh_touched t
-    JOIN watch_keys k ON k.key_type = 'id_number' AND k.key_value = t.id_number
-    JOIN zh_person p ON p.person_key = k.person_key
+    JOIN zh_exact k ON k.key_type = 'id_number' AND k.key_value = t.id_number
+    JOIN zh_hit_person p ON p.person_key = k.person_key
     UNION ALL
     SELECT t.*, k.person_key, 'exact_phone', 1, CAST(1 AS DOUBLE), '["手机号一致"]'
-    FROM zh_touched t JOIN watch_keys k ON k.key_type = 'phone' AND k.key_value = t.phone
+    FROM zh_touched t JOIN zh_exact k ON k.key_type = 'phone' AND k.key_value = t.phone
     UNION ALL
     SELECT t.*, k.person_key, 'exact_plate', 2, CAST(1 AS DOUBLE), '["车牌号一致"]'
-    FROM zh_touched t JOIN watch_keys k ON k.key_type = 'plate' AND k.key_value = t.plate
+    FROM zh_touched t JOIN zh_exact k ON k.key_type = 'plate' AND k.key_value = t.plate
     UNION ALL
     SELECT t.*, f.person_key, 'fuzzy_identity', 3, f.score, f.reasons
     FROM zh_pairs f JOIN zh_touched t ON t.source = f.source AND t.record_id = f.record_id
@@ -661,7 +984,7 @@ rc AS (  -- ... and the person is on a list the rule covers; the covered lists, 
            rm.lat, rm.lon, rm.person_key, rm.match_type, rm.match_rank, rm.score, rm.reasons,
            array_to_string(list_sort(list_distinct(list(w.category))), '、') AS category
     FROM rm
-    JOIN watchlist w ON w.person_key = rm.person_key
+    JOIN zh_hit_list w ON w.person_key = rm.person_key
     JOIN zh_rule_category c ON c.rule_code = rm.rule_code AND w.category LIKE c.category_like
     GROUP BY rm.rule_code, rm.priority_rank, rm.group_kind, rm.min_persons, rm.source, rm.record_id, rm."at",
              rm.id_number, rm.name, rm.phone, rm.plate, rm.venue_code, rm.venue_name, rm.room, rm.org_code,
@@ -695,21 +1018,175 @@ SELECT md5(concat_ws('|', h.rule_code, h.source, h.record_id, h.person_key)) AS 
            AS group_key,
        h.group_size
 FROM h
-JOIN zh_person p ON p.person_key = h.person_key
+JOIN zh_hit_person p ON p.person_key = h.person_key
 WHERE h.group_kind IS NULL OR h.group_size >= h.min_persons
 ORDER BY h.priority_rank, h."at", h.rule_code, h.source, h.record_id, h.person_key
 """
 
-TOUCHED_SQL = _touched_sql()
+HOT_SQL = _hot_sql()
+TOUCHED_SQL = HOT_SQL  # the pass over activity (the name of the step it replaced)
+KPAIRS_SQL = _kpairs_sql()
 PAIRS_SQL = _pairs_sql()
 HITS_SQL = _HITS_SQL
-STEPS = (
-    ("zh_person", PERSON_SQL),
-    ("zh_fz_id", FZ_ID_SQL),
-    ("zh_blocks", BLOCKS_SQL),
-    ("zh_touched", TOUCHED_SQL),
-    ("zh_pairs", PAIRS_SQL),
-)
+
+
+def _catmask(cover: pa.Table) -> pa.Table:
+    """Per category the bits of zh_person.cover and the fuzzy thresholds per source (see _watch_side)."""
+    rows: dict[str, dict[str, Any]] = {}
+    for r in cover.to_pylist():
+        if r["source"] not in _SRC or r["match_type"] not in _MATCH:
+            continue
+        row = rows.setdefault(r["category"], {"mask": 0})
+        i = _SRC[r["source"]]
+        row["mask"] |= 1 << (4 * i + _MATCH.index(r["match_type"]))
+        if r["match_type"] == "fuzzy_identity":
+            row[f"fz{i}"] = r["min_score"]
+    cats = sorted(rows)
+    cols: dict[str, pa.Array] = {"category": pa.array(cats, pa.string()),
+                                 "mask": pa.array([rows[c]["mask"] for c in cats], pa.int64())}  # fmt: skip
+    for i in range(len(SOURCES)):
+        cols[f"fz{i}"] = pa.array([rows[c].get(f"fz{i}") for c in cats], pa.float64())
+    return pa.table(cols)
+
+
+def _codes(
+    keys: pa.Array | pa.ChunkedArray, other: pa.Array | pa.ChunkedArray
+) -> tuple[np.ndarray, pa.Array, np.ndarray]:
+    """(code of each ``keys`` row, the distinct keys by code, code of each ``other`` row or -1): person keys as small
+    integers. A key_persons id is a number: sorted integers then, a hash table of strings otherwise."""
+    keys, other = _combined(keys), _combined(other)
+    try:
+        ints, oth = pc.cast(keys, pa.int64()), pc.cast(other, pa.int64())
+        if not (pc.all(pc.equal(ints.cast(pa.string()), keys)).as_py() is not False
+                and pc.all(pc.equal(oth.cast(pa.string()), other)).as_py() is not False):  # fmt: skip
+            raise ValueError("not canonical integers")
+        uniq, codes = np.unique(ints.to_numpy(zero_copy_only=False), return_inverse=True)
+        o = oth.to_numpy(zero_copy_only=False)
+        pos = np.minimum(np.searchsorted(uniq, o), max(len(uniq) - 1, 0))
+        ocodes = np.where(len(uniq) and (uniq[pos] == o) if len(uniq) else np.zeros(len(o), bool), pos, -1)
+        return codes.astype(np.int64), pa.array(uniq).cast(pa.string()), np.asarray(ocodes, np.int64)
+    except (pa.ArrowInvalid, ValueError):
+        enc = keys.dictionary_encode()
+        ocodes = pc.index_in(other, value_set=enc.dictionary).fill_null(-1).to_numpy(zero_copy_only=False)
+        return enc.indices.to_numpy(zero_copy_only=False).astype(np.int64), enc.dictionary, ocodes.astype(np.int64)
+
+
+def _combined(a: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
+
+
+def _group_min(codes: np.ndarray, n: int, values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """min(values) per code 0..n-1, nulls skipped (SQL's min): most persons have one row, the rest are aggregated."""
+    values = _combined(values)
+    counts = np.bincount(codes, minlength=n)
+    single = np.flatnonzero(counts[codes] == 1)
+    multi = np.flatnonzero(counts[codes] > 1)
+    agg = pa.table({"c": codes[multi], "v": values.take(pa.array(multi))}).group_by("c").aggregate([("v", "min")])
+    got = pa.concat_arrays([values.take(pa.array(single)), _combined(agg.column("v_min")).cast(values.type)])
+    where = np.full(n, -1, np.int64)
+    where[np.concatenate([codes[single], agg.column("c").to_numpy()]).astype(np.int64)] = np.arange(len(got))
+    return got.take(pa.array(where, mask=where < 0))
+
+
+def _watch_side(watchlist: pa.Table, watch_keys: pa.Table, catmask: pa.Table) -> dict[str, pa.Table]:
+    """zh_person (one identity per listed person: each attribute the least of its rows, as SQL's min; cover: bit
+    4 * source + match type (_MATCH) set when a rule covers one of the person's lists for that source and match type;
+    fz<i>: the lowest fuzzy threshold of those rules for source i) and the tables of _watch_tables. In Python: the
+    watch side is small, and integer person codes spare the grouping and the joins on strings."""
+    codes, persons, kcodes = _codes(watchlist.column("person_key"), watch_keys.column("person_key"))
+    n = len(persons)
+    cat = pc.index_in(watchlist.column("category"), value_set=catmask.column("category"))
+    known = cat.is_valid().to_numpy(zero_copy_only=False)
+    ci = cat.fill_null(0).to_numpy(zero_copy_only=False)
+    mask = np.where(known, catmask.column("mask").to_numpy(zero_copy_only=False)[ci] if len(catmask) else 0, 0)
+    cover = np.zeros(n, np.int64)
+    np.bitwise_or.at(cover, codes, mask.astype(np.int64))
+    person = {"person_key": persons}
+    for c in ("id_number", "name", "name_key", "birth_date", "sex"):
+        person["w_" + c] = _group_min(codes, n, watchlist.column(c))
+    person["cover"] = pa.array(cover)
+    for i in range(len(SOURCES)):
+        fz = np.full(n, np.nan)
+        col = catmask.column(f"fz{i}").to_numpy(zero_copy_only=False).astype(float) if len(catmask) else np.zeros(0)
+        np.fmin.at(fz, codes, np.where(known, col[ci] if len(col) else np.nan, np.nan))
+        person[f"fz{i}"] = pa.array(fz, pa.float64(), mask=np.isnan(fz))
+    zh_person = pa.table(person)
+    # the watch keys of covered persons, with what the tables need of their person
+    keep = np.flatnonzero(kcodes >= 0)
+    keep = keep[cover[kcodes[keep]] != 0]
+    who = pa.array(kcodes[keep])
+    keys = pa.table({
+        "person_key": _combined(watch_keys.column("person_key")).take(pa.array(keep)),
+        "key_type": _combined(watch_keys.column("key_type")).take(pa.array(keep)),
+        "key_value": _combined(watch_keys.column("key_value")).take(pa.array(keep)),
+        **{c: zh_person.column(c).take(who) for c in ("cover", *(f"fz{i}" for i in range(len(SOURCES))),
+                                                      "w_name_key", "w_birth_date")},
+    })  # fmt: skip
+    return {"zh_person": zh_person, **_watch_tables(keys)}
+
+
+def _watch_tables(keys: pa.Table) -> dict[str, pa.Table]:
+    """From the covered watch keys (see _watch_side): per source, the exact keys (zh_xkey), the watched IDs a fuzzy rule
+    reads with their blocking keys (zh_fz), and the probe sets of pass 1 (zh_probe); keys computed by the functions
+    ingest uses (normalise.py), so that equal strings meet as equal integers."""
+    n = keys.num_rows
+    kind = pc.index_in(keys.column("key_type"), value_set=pa.array(list(_KEY_TYPE))).fill_null(-1)
+    kind = kind.to_numpy(zero_copy_only=False)
+    value = keys.column("key_value")
+    cover = keys.column("cover").to_numpy(zero_copy_only=False).astype(np.int64)
+    k = np.zeros(n, np.int64)
+    is_id, other = np.flatnonzero(kind == 0), np.flatnonzero(kind > 0)
+    if is_id.size:
+        k[is_id] = id_pack(pc.take(value, pa.array(is_id)))
+    if other.size:
+        k[other] = hash_key(pc.take(value, pa.array(other)), dedupe=False)
+    bit = [[(cover >> (4 * i + m)) & 1 == 1 for m in range(4)] for i in range(len(SOURCES))]
+    # the watched IDs a fuzzy rule reads somewhere (18 characters, as the scoring step compares them)
+    id18 = (kind == 0) & (pc.utf8_length(value).fill_null(0).to_numpy(zero_copy_only=False) == 18)
+    fz = np.flatnonzero(id18 & np.logical_or.reduce([b[3] for b in bit]))
+    take = pa.array(fz)
+    w_k = k[fz]
+    w_birth_date = pc.take(keys.column("w_birth_date"), take)
+    w_name_key = pc.take(keys.column("w_name_key"), take)
+    birth, ok = ymd(w_birth_date)
+    blocks = block_keys(w_k, name_hash(w_name_key), birth, ok, b5_needs_body=False)
+    # per source: which of those IDs (rows of the fuzzy table), and the values of each probe set
+    rows, srcs, mins, x_parts, probes = [], [], [], [], []
+    for i in range(len(SOURCES)):
+        fsel = np.flatnonzero(bit[i][3][fz])
+        rows.append(fsel)
+        srcs.append(np.full(len(fsel), i, np.int32))
+        mins.append(keys.column(f"fz{i}").to_numpy(zero_copy_only=False)[fz[fsel]])
+        b3, b5 = blocks["k_b3"][fsel], blocks["k_b5"][fsel]
+        sets = {1: [blocks["k_b1"][fsel]], 2: [blocks["k_b2"][fsel]], 3: [b3, b5[b5 != b3]], 4: [blocks["k_b4"][fsel]]}
+        for tname, t in _KEY_TYPE.items():
+            xsel = np.flatnonzero((kind == t) & bit[i][t])
+            x_parts.append((np.full(len(xsel), i, np.int32), np.full(len(xsel), t, np.int32), k[xsel]))
+            if tname == "id_number":  # heads of exact IDs not already in the fuzzy set, and the odd IDs
+                extra = k[np.flatnonzero((kind == 0) & bit[i][0] & ~(id18 & bit[i][3]) & (k > 0))]
+                sets[1].append((extra >> 15) | _TAG)
+                sets[8] = [k[xsel][k[xsel] < 0]]
+            else:
+                sets[6 if tname == "phone" else 7] = [k[xsel]]
+        for pset, vs in sets.items():
+            v = np.concatenate(vs)
+            v = v[v != 0]
+            probes.append((np.full(len(v), i, np.int32), np.full(len(v), pset, np.int32), v))
+    order = pa.array(np.concatenate(rows))
+    pick = pa.array(fz[np.concatenate(rows)])
+    fz_table = pa.table({
+        "src": pa.array(np.concatenate(srcs)), "min_score": pa.array(np.concatenate(mins), pa.float64()),
+        "person_key": pc.take(keys.column("person_key"), pick), "w_id": pc.take(value, pick),
+        "w_name_key": pc.take(w_name_key, order), "w_birth_date": pc.take(w_birth_date, order),
+        "w_k": pa.array(w_k[order.to_numpy()]),
+        **{"w_" + b.removeprefix("k_"): pa.array(v[order.to_numpy()]) for b, v in blocks.items()},
+    })  # fmt: skip
+
+    def stack(parts: list[tuple[np.ndarray, ...]], names: tuple[str, ...]) -> pa.Table:
+        return pa.table({nm: pa.array(np.concatenate([p[j] for p in parts])) for j, nm in enumerate(names)})
+
+    return {"zh_fz": fz_table, "zh_xkey": stack(x_parts, ("src", "key_type", "k")),
+            "zh_probe": stack(probes, ("src", "probe", "v"))}  # fmt: skip
 
 
 def collide(
@@ -726,26 +1203,87 @@ def collide(
     Returns :data:`HITS`, one row per (rule, record, person), ordered by priority, time, rule, source, record,
     person. ``hit_key`` = md5 of rule code | source | record_id | person_key (record ids are unique per source):
     the same in every run and on every engine, for dedupe against earlier runs. ``rescore`` gets the fuzzy
-    candidate pairs (:data:`PAIRS`, every candidate, not only those above the SQL threshold) and returns them
-    with its own ``score``/``reasons``; ``stats`` (if given) receives row counts of the steps."""
+    candidate pairs (:data:`PAIRS`: every pair a block finds between a record and an ID that a fuzzy rule reads for
+    the record's source, not only those above the threshold) and returns them with its own ``score``/``reasons``;
+    without it, pairs whose score cannot reach their threshold whatever the name says are dropped before the
+    strings are read. ``stats`` (if given) receives row counts of the steps and their times (``step_seconds``)."""
     rules = rules if rules is not None else load_rules()
+    clock = _Clock(stats)
+    engine.ensure_keyed()
     for name, table in rules.tables().items():
         engine.register(name, table)
     window = _window(since, until)
-    for name, sql in STEPS:
-        engine.materialise(name, sql, window if name == "zh_touched" else None)
+    watch = _watch_side(engine.query(WATCHLIST_SQL), engine.query(WATCH_KEYS_SQL), _catmask(engine.query(COVER_SQL)))
+    for name, table in watch.items():
+        engine.register(name, table)
+    clock("watch side")
+    engine.materialise("zh_hot", HOT_SQL, window)
+    clock("pass over activity")
+    engine.materialise("zh_kpairs", KPAIRS_SQL)
+    engine.materialise("zh_keep", KEEP_SQL, {"keep_all": rescore is not None})
+    clock("fuzzy pairs on keys")
+    if rescore is not None:
+        engine.fetch_rows("zh_touched", "zh_keep")
+        clock("read candidate rows")
+        engine.materialise("zh_pairs", PAIRS_SQL)
+    else:
+        # A row is read column by column: exact finds (hits but for the rules) in full, fuzzy candidates first for
+        # their name key only (ID and birth date are in their keys), then in full if they score as hits.
+        engine.materialise("zh_keep_x", "SELECT * FROM zh_keep WHERE whole")
+        engine.materialise("zh_keep_f", "SELECT * FROM zh_keep WHERE NOT whole")
+        engine.fetch_rows("zh_rows_x", "zh_keep_x")
+        engine.fetch_rows("zh_rows_f", "zh_keep_f", SCORE_COLUMNS)
+        clock("read candidate rows")
+        engine.materialise("zh_touched", f"SELECT * FROM zh_rows_x UNION ALL {SCORE_ROWS_SQL}")
+        engine.materialise("zh_pairs", PAIRS_SQL)
+        clock("score fuzzy pairs")
+        engine.materialise("zh_keep_h", FUZZY_HIT_ROWS_SQL)
+        engine.fetch_rows("zh_rows_h", "zh_keep_h")
+        engine.materialise("zh_pairs", PAIRS_RECORD_SQL)
+        engine.materialise("zh_touched", "SELECT * FROM zh_rows_x UNION ALL SELECT * FROM zh_rows_h")
+        clock("read fuzzy hit rows")
     if stats is not None:  # counting is one more job on Spark: only on request
-        labels = {"zh_person": "persons", "zh_fz_id": "fuzzy_ids", "zh_touched": "touched_rows"}
-        stats.update({label: engine.count(name) for name, label in {**labels, "zh_pairs": "fuzzy_pairs"}.items()})
+        stats["persons"] = watch["zh_person"].num_rows
+        stats["fuzzy_ids"] = watch["zh_fz"].num_rows
+        # touched_rows: the rows the pass over activity found (an exact key or a block met), as before
+        stats["candidate_rows"] = engine.count("(SELECT DISTINCT src, filename, file_row_number FROM zh_hot) c")
+        stats["touched_rows"] = stats["candidate_rows"]
+        stats["key_pairs"] = engine.count("zh_kpairs")
+        stats["read_rows"] = engine.count("zh_keep")  # read (in part) for their strings
+        stats["full_rows"] = engine.count("zh_touched")  # read in full
+        stats["fuzzy_pairs"] = engine.count("zh_pairs")
+    clock(None)  # the counts are not timed
     if rescore is not None:
         pairs = _conform(rescore(_conform(engine.fetch("zh_pairs"), PAIRS)), PAIRS)
         engine.register("zh_pairs", pairs)
         if stats is not None:
             stats["rescored_pairs"] = pairs.num_rows
+        clock("re-score")
+    engine.materialise("zh_exact", EXACT_SQL)
+    engine.materialise("zh_hit_person", HIT_PERSON_SQL)
+    engine.materialise("zh_hit_list", HIT_LIST_SQL)
     hits = engine.query(HITS_SQL)
     if stats is not None:
         stats["hits"] = hits.num_rows
-    return _finish_hits(hits, rules)
+    out = _finish_hits(hits, rules)
+    clock("hits")
+    return out
+
+
+class _Clock:
+    """Step timings into ``stats["step_seconds"]`` (when stats are asked for); ``None`` skips the time since the
+    last call."""
+
+    def __init__(self, stats: dict[str, Any] | None) -> None:
+        self.stats, self.t = stats, time.perf_counter()
+        if stats is not None:
+            stats["step_seconds"] = {}
+
+    def __call__(self, step: str | None) -> None:
+        now = time.perf_counter()
+        if self.stats is not None and step is not None:
+            self.stats["step_seconds"][step] = round(now - self.t, 3)
+        self.t = now
 
 
 def _finish_hits(hits: pa.Table, rules: RuleSet) -> pa.Table:
@@ -969,4 +1507,3 @@ def high_risk_origin(
     engine.register("zh_sources", pa.table({"source": pa.array(srcs or [""], pa.string())}))
     params = {**_window(since, until), "all_sources": sources is None}
     return _conform(engine.query(HIGH_RISK_SQL, params), HIGH_RISK)
-
