@@ -242,6 +242,14 @@ class Engine(ABC):
 
     dialect: str
 
+    def _register_arrow_activity(self, activity: pa.Table) -> None:
+        """Arrow activity (tests, small batches): the rows' "location" is their index, as file row numbers are."""
+        n = activity.num_rows
+        rows = activity.append_column("filename", pa.array([""] * n, pa.string()))
+        rows = rows.append_column("file_row_number", pa.array(range(n), pa.int64()))
+        self.register("activity", activity)
+        self.register("activity_rows", rows)
+
     @abstractmethod
     def register(self, name: str, table: pa.Table) -> None:
         """Expose a (small) Arrow table as a view."""
@@ -380,11 +388,7 @@ class DuckDBEngine(Engine):
         self._activity = activity
         self._keyed = False
         if isinstance(activity, pa.Table):
-            n = activity.num_rows
-            rows = activity.append_column("filename", pa.array([""] * n, pa.string()))
-            rows = rows.append_column("file_row_number", pa.array(range(n), pa.int64()))
-            self.register("activity", activity)
-            self.register("activity_rows", rows)
+            self._register_arrow_activity(activity)
             return
         self._files = _files(activity)
         if not self._files:
@@ -544,11 +548,7 @@ class SparkEngine(Engine):
         self._activity = activity
         self._keyed = False
         if isinstance(activity, pa.Table):
-            n = activity.num_rows
-            rows = activity.append_column("filename", pa.array([""] * n, pa.string()))
-            rows = rows.append_column("file_row_number", pa.array(range(n), pa.int64()))
-            self.register("activity", activity)
-            self.register("activity_rows", rows)
+            self._register_arrow_activity(activity)
             return
         from pyspark.sql import functions as F
 
