@@ -166,6 +166,8 @@ def test_intel_tactics_commands(db_url: str, tmp_path: Path) -> None:
     rel = json.loads(r.stdout)
     r = run(env, "intel", "relate", "11010519491231002X", a, "--kind", "family")
     assert r.returncode == 2 and "already recorded" in r.stderr, r.stderr
+    r = run(env, "intel", "relate", a, "nobody", "--kind", "family")
+    assert r.returncode == 2 and r.stderr.startswith("error: b: ") and "Traceback" not in r.stderr, r.stderr
     r = run(env, "intel", "relations", a, "-k", "1", "--kinds", "family", "--json", *p)
     assert r.returncode == 0 and "11010519491231002X" in {n["id"] for n in json.loads(r.stdout)["nodes"]}, r.stderr
     r = run(env, "intel", "withdraw-relation", str(rel["id"]), "--reason", "核实有误")

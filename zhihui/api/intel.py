@@ -359,14 +359,7 @@ async def record_relation(request: Request, body: relations.RelationIn,
                           actor: Annotated[Actor, Depends(require(*EDITORS))]) -> dict:
     """Record 亲属 (family) or 同案 (co-offending) between two persons (ID numbers or key-person ids)."""
     db = db_of(request)
-    try:
-        a = await service.person_key(db, body.a)
-    except InvalidInput as exc:
-        raise InvalidInput("a", exc.message) from None
-    try:
-        b = await service.person_key(db, body.b)
-    except InvalidInput as exc:
-        raise InvalidInput("b", exc.message) from None
+    a, b = await service.person_key(db, body.a, "a"), await service.person_key(db, body.b, "b")
     async with unit_of_work(request) as session:
         rel = await relations.record(session, actor, a, b, body.kind, detail=body.detail, source=body.source)
         return relations.relation_out(rel)

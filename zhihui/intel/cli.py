@@ -173,7 +173,7 @@ def _relate(args: argparse.Namespace) -> int:
     from zhihui.intel import relations, service
 
     async def run(db: Any, _settings: Any) -> Any:
-        a, b = await service.person_key(db, args.a), await service.person_key(db, args.b)
+        a, b = await service.person_key(db, args.a, "a"), await service.person_key(db, args.b, "b")
         async with db.tx() as session:
             return relations.relation_out(await relations.record(session, _actor(args), a, b, args.kind,
                                                                  detail=args.detail, source=args.source))

@@ -1584,7 +1584,8 @@ def _open(source: Any, table: str) -> tuple[duckdb.DuckDBPyConnection, str, bool
         return source, table, False
     con = duckdb.connect()
     if isinstance(source, str | Path):
-        con.execute(f"CREATE VIEW activity AS SELECT * FROM read_parquet('{_quote(source)}')")
+        # union_by_name: files written before a column was added (the int64 keys) sit beside newer ones.
+        con.execute(f"CREATE VIEW activity AS SELECT * FROM read_parquet('{_quote(source)}', union_by_name = true)")
     else:
         con.register("activity", source)
     return con, "activity", True

@@ -457,8 +457,8 @@ async def relation_graph(db: Database, settings: Settings) -> Any:
         return graph
 
 
-async def person_key(db: Database, raw: str) -> str:
-    """A graph node from what the analyst typed: an ID number, or a key person's id."""
+async def person_key(db: Database, raw: str, field: str = "person") -> str:
+    """A graph node from what the analyst typed: an ID number, or a key person's id; an error names `field`."""
     from zhihui.core.errors import InvalidInput
     from zhihui.intel.normalise import id_key
 
@@ -470,4 +470,4 @@ async def person_key(db: Database, raw: str) -> str:
             p = await session.get(KeyPerson, int(raw))
         if p is not None and p.id_number:
             return p.id_number
-    raise InvalidInput("person", f"'{raw}' is neither an ID number nor a key person with one")
+    raise InvalidInput(field, f"'{raw}' is neither an ID number nor a key person with one")
