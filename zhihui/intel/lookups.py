@@ -187,17 +187,22 @@ async def high_risk_origin(db: Database, settings: Settings, actor: Actor, *, pu
 # --- 关系人员倒查 ----------------------------------------------------------------------------------------------
 
 
+async def _graph_for(db: Database, settings: Settings, person: str, k: int,
+                     kinds: Sequence[str] | str | None) -> tuple[str, Any, list[str] | None]:
+    """(the person's graph node, the relation graph, the kinds) after the checks the k-hop tactics share."""
+    if not 1 <= k <= 3:
+        raise InvalidInput("k", "k must be 1–3 hops")
+    kk = graph_kinds(kinds)
+    return await service.person_key(db, person), await service.relation_graph(db, settings), kk
+
+
 async def neighbourhood(db: Database, settings: Settings, actor: Actor, *, purpose: str, person: str, k: int = 2,
                         kinds: Sequence[str] | str | None = None, limit: int = 200) -> dict[str, Any]:
     """The k-hop subgraph around a person (ID number or key-person id) with each relation's evidence."""
     purpose = check_purpose(purpose)
-    if not 1 <= k <= 3:
-        raise InvalidInput("k", "k must be 1–3 hops")
     if not 1 <= limit <= 500:
         raise InvalidInput("limit", "limit must be 1–500")
-    kk = graph_kinds(kinds)
-    node = await service.person_key(db, person)
-    graph = await service.relation_graph(db, settings)
+    node, graph, kk = await _graph_for(db, settings, person, k, kinds)
     try:
         out = await asyncio.to_thread(graph.to_json, node, k, kinds=kk, limit=limit)
     except KeyError:  # a person with no relation yet: an answer ("none"), not an error
@@ -239,11 +244,7 @@ async def associates_seen(db: Database, settings: Settings, actor: Actor, *, pur
     purpose = check_purpose(purpose)
     if not 0 < days <= 365:
         raise InvalidInput("days", "days must be in (0, 365]")
-    if not 1 <= k <= 3:
-        raise InvalidInput("k", "k must be 1–3 hops")
-    kk = graph_kinds(kinds)
-    node = await service.person_key(db, person)
-    graph = await service.relation_graph(db, settings)
+    node, graph, kk = await _graph_for(db, settings, person, k, kinds)
     src = [str(f) for f in service.activity_files(settings)]
     now = utcnow()
 
