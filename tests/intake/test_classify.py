@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from zhihui.core import modelcache
 from zhihui.intake import classify
 from zhihui.intake.classify import corpus, evaluate, suggest
 from zhihui.intake.classify import model as model_mod
@@ -208,7 +209,7 @@ def test_mismatched_cache_is_never_unpickled(trained: dict[str, object], monkeyp
     def refuse(*_: object, **__: object) -> object:
         raise AssertionError("unpickled a file whose key does not match")
 
-    monkeypatch.setattr(model_mod.pickle, "loads", refuse)
+    monkeypatch.setattr(modelcache.pickle, "loads", refuse)
     # A file for another key (other phrases / sklearn version) is not trusted.
     assert model_mod._read_cached(path, "0" * 64) is None
     # Same key but a payload that does not match its digest (corruption) is not trusted either.

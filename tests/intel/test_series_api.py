@@ -39,3 +39,36 @@ async def test_series_suggestions_rank_the_look_alike_first(client: httpx.AsyncC
     assert r.status_code == 404
     r = await client.get("/api/v1/intel/series/suggest", params={"incident_id": a}, headers=w.headers["call_taker"])
     assert r.status_code == 403
+
+
+def test_series_linker_is_cached_on_disk_and_never_trusted_blindly(tmp_path: Any, monkeypatch: Any) -> None:
+    """The service's linker is trained once, then loaded from the model directory; a file whose key or
+    digest does not match (other code, other settings, corruption) is retrained, never unpickled."""
+    import numpy as np
+
+    from zhihui.intel import service
+    from zhihui.intel.series import sample_pairs
+    from zhihui.sim.series import generate_cases
+
+    monkeypatch.setenv("ZHIHUI_MODEL_DIR", str(tmp_path))
+    monkeypatch.setattr(service, "_TRAIN", {**service._TRAIN, "n_offenders": 80})  # small: a quick fit
+    first = service._train_linker()
+    assert service.linker_source == "trained"
+    files = list(tmp_path.glob("series-*.pkl"))
+    assert len(files) == 1 and files[0].name.startswith(f"series-{service._linker_key()[:20]}")
+    second = service._train_linker()
+    assert service.linker_source == "cache"
+    cases = generate_cases(seed=5, n_offenders=30)
+    pairs, _ = sample_pairs(cases, ratio=2.0, seed=0)
+    assert np.array_equal(first.predict_proba(cases, pairs), second.predict_proba(cases, pairs))
+    # Corrupted payload: retrained and rewritten.
+    blob = files[0].read_bytes()
+    files[0].write_bytes(blob[:-10] + b"0123456789")
+    service._train_linker()
+    assert service.linker_source == "trained"
+    assert service._train_linker() is not None and service.linker_source == "cache"
+    # Other settings (another key): a new file, and the stale one is removed.
+    monkeypatch.setattr(service, "_TRAIN", {**service._TRAIN, "n_offenders": 81})
+    service._train_linker()
+    assert service.linker_source == "trained"
+    assert [f.name for f in tmp_path.glob("series-*.pkl")] == [f"series-{service._linker_key()[:20]}.pkl"]

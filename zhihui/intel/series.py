@@ -593,17 +593,18 @@ def _gbm(random_state: int) -> HistGradientBoostingClassifier:
 _LOG_SCALE = {"dist_m": 1.0, "gap_days": 1.0, "closer_share_min": 1e-3, "closer_share_max": 1e-3}
 
 
+def _log_columns(x: np.ndarray, offsets: tuple[tuple[int, float], ...]) -> np.ndarray:
+    x = np.array(x, dtype=float)
+    for k, off in offsets:
+        x[:, k] = np.log(np.maximum(x[:, k], 0.0) + off)
+    return x
+
+
 def _logistic(features: Sequence[str]) -> Pipeline:
     cont = [f for f in features if f in _CONTINUOUS]
     other = [f for f in features if f not in _CONTINUOUS]
-    offsets = [(k, _LOG_SCALE[f]) for k, f in enumerate(cont) if f in _LOG_SCALE]
-
-    def log_scale(x: np.ndarray) -> np.ndarray:
-        x = np.array(x, dtype=float)
-        for k, off in offsets:
-            x[:, k] = np.log(np.maximum(x[:, k], 0.0) + off)
-        return x
-
+    offsets = tuple((k, _LOG_SCALE[f]) for k, f in enumerate(cont) if f in _LOG_SCALE)
+    log_scale = functools.partial(_log_columns, offsets=offsets)  # a partial, not a closure: it pickles
     cont_pipe = make_pipeline(
         SimpleImputer(strategy="median"), FunctionTransformer(log_scale), SplineTransformer(n_knots=6, degree=3)
     )

@@ -318,22 +318,57 @@ SERIES_WINDOW_DAYS = 180
 SERIES_RADIUS_M = 5000.0
 
 
+SERIES_MAGIC = b"ZHIHUI-SERIES-1\n"
+_TRAIN = {"seed": 1, "n_offenders": 400, "ratio": 10.0, "pair_seed": 0, "model": "gbm"}
+linker_source = ""  # "memory", "cache" or "trained": where series_linker() last got the model
+
+
+def _linker_key() -> str:
+    import importlib
+
+    from zhihui.core import modelcache
+
+    # By module name: zhihui.intake.text re-exports a function called normalise over its module.
+    names = ("zhihui.intel.series", "zhihui.sim.series", "zhihui.intake.text.normalise")
+    files = [Path(importlib.import_module(n).__file__ or "") for n in names]
+    return modelcache.key_of(files, ";".join(f"{k}={v}" for k, v in sorted(_TRAIN.items())))
+
+
 def _train_linker() -> Any:
     """The series linker, trained on GENERATED solved cases (zhihui.sim.series) until the bureau's own solved
-    cases with known offenders are loaded; MO comes from the description text, as on real incidents."""
+    cases with known offenders are loaded; MO comes from the description text, as on real incidents.
+    Training takes ~15 s, so the fitted linker is cached on disk (zhihui.core.modelcache) under a key of the
+    code and settings that determine it."""
+    global linker_source
+    from zhihui.core import modelcache
     from zhihui.intel.series import SeriesLinker, sample_pairs
     from zhihui.sim.series import generate_cases
 
-    cases = generate_cases(seed=1, n_offenders=400)
-    pairs, y = sample_pairs(cases, ratio=10.0, seed=0)
-    return SeriesLinker(model="gbm", mo="text").fit(cases, pairs, y)
+    key = _linker_key()
+    path = modelcache.model_dir() / f"series-{key[:20]}.pkl"
+    cached = modelcache.read(path, SERIES_MAGIC, key)
+    if isinstance(cached, SeriesLinker):
+        linker_source = "cache"
+        return cached
+    cases = generate_cases(seed=_TRAIN["seed"], n_offenders=_TRAIN["n_offenders"])
+    pairs, y = sample_pairs(cases, ratio=_TRAIN["ratio"], seed=_TRAIN["pair_seed"])
+    linker = SeriesLinker(model=_TRAIN["model"], mo="text").fit(cases, pairs, y)
+    linker_source = "trained"
+    try:
+        modelcache.write(path, SERIES_MAGIC, key, linker, stale="series-*.pkl")
+    except OSError as exc:  # a read-only disk must not stop the suggestions
+        log.warning("cannot write series linker cache %s: %s", path, exc)
+    return linker
 
 
 async def series_linker() -> Any:
-    global _linker
+    """The fitted linker, loaded or trained once per process off the event loop (the app warms it at start)."""
+    global _linker, linker_source
     async with _linker_lock:
         if _linker is None:
             _linker = await asyncio.to_thread(_train_linker)
+        else:
+            linker_source = "memory"
     return _linker
 
 

@@ -22,14 +22,8 @@ both match, so a stale, foreign or corrupted file is never trusted: it is retrai
 
 from __future__ import annotations
 
-import hashlib
-import io
 import logging
-import os
-import pickle
 import re
-import sys
-import tempfile
 import threading
 import time
 import unicodedata
@@ -44,6 +38,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
+from zhihui.core import modelcache
 from zhihui.intake.classify import corpus
 from zhihui.intake.classify.rules import RULES_PATH
 
@@ -210,18 +205,11 @@ def train(examples: list[corpus.Example] | None = None, kind: str = "sgd", words
 
 # --------------------------------------------------------------------------- the cache
 def cache_key() -> str:
-    h = hashlib.sha256()
-    for path in _KEY_FILES:
-        h.update(path.name.encode())
-        h.update(path.read_bytes())
-    versions = (f"sklearn={sklearn.__version__};numpy={np.__version__};py={sys.version_info[:2]};"
-                f"seed={corpus.DEFAULT_SEED};n={corpus.DEFAULT_PER_LABEL}")
-    h.update(versions.encode())
-    return h.hexdigest()
+    return modelcache.key_of(_KEY_FILES, f"seed={corpus.DEFAULT_SEED};n={corpus.DEFAULT_PER_LABEL}")
 
 
 def model_dir() -> Path:
-    return Path(os.environ.get("ZHIHUI_MODEL_DIR") or "var/models")
+    return modelcache.model_dir()
 
 
 def cache_path(key: str | None = None) -> Path:
@@ -230,46 +218,14 @@ def cache_path(key: str | None = None) -> Path:
 
 def _read_cached(path: Path, key: str) -> Model | None:
     """The cached model, or None when the file is absent, foreign, stale or corrupted."""
-    try:
-        blob = path.read_bytes()
-    except OSError:
-        return None
-    buf = io.BytesIO(blob)
-    if buf.readline() != MAGIC:
-        return None
-    file_key = buf.readline().strip().decode("ascii", "replace")
-    digest = buf.readline().strip().decode("ascii", "replace")
-    payload = buf.read()
-    if file_key != key or hashlib.sha256(payload).hexdigest() != digest:
-        return None  # never unpickle what we cannot vouch for
-    try:
-        model = pickle.loads(payload)
-    except Exception:  # a damaged pickle means: retrain
-        return None
+    model = modelcache.read(path, MAGIC, key)
     if not isinstance(model, Model) or model.key != key:
         return None
     return model
 
 
 def _write_cached(path: Path, model: Model) -> None:
-    payload = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
-    header = MAGIC + model.key.encode() + b"\n" + hashlib.sha256(payload).hexdigest().encode() + b"\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(header)
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    for stale in path.parent.glob("classify-*.pkl"):  # models of older phrase banks / versions
-        if stale != path:
-            stale.unlink(missing_ok=True)
+    modelcache.write(path, MAGIC, model.key, model, stale="classify-*.pkl")
 
 
 _lock = threading.Lock()
