@@ -111,6 +111,18 @@ def test_intel_commands(db_url: str, tmp_path: Path) -> None:
     assert r.returncode == 2 and "error:" in r.stderr and "Traceback" not in r.stderr
     r = run(env, "intel", "ingest", str(tmp_path / "activities.csv"), "--mapping", "no_such_mapping")
     assert r.returncode == 2 and "error:" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    # 重点人员批量导入 from a GBK list: the good row is added, the bad one reported by line and field.
+    lst = tmp_path / "名单.csv"
+    lst.write_bytes("姓名,身份证号,人员类别\r\n韩梅,11010519491231002X,涉稳\r\n李雷,110105194912310021,涉稳\r\n"
+                    .encode("gbk"))
+    r = run(env, "intel", "import-persons", str(lst), "--dry-run")
+    assert r.returncode == 1 and "would create 1" in r.stdout and "line 3: id_number" in r.stderr, r.stderr
+    r = run(env, "intel", "import-persons", str(lst), "--json")
+    assert r.returncode == 1 and json.loads(r.stdout)["created"] == 1, r.stderr
+    r = run(env, "intel", "import-persons", str(lst))
+    assert "created 0, already on the list 1" in r.stdout, r.stdout
+    r = run(env, "intel", "import-persons", str(tmp_path / "nothing.csv"))
+    assert r.returncode == 2 and r.stderr.startswith("error: file: ") and "Traceback" not in r.stderr, r.stderr
 
 
 def test_intel_tactics_commands(db_url: str, tmp_path: Path) -> None:

@@ -45,6 +45,22 @@ async def create_person(request: Request, body: persons.PersonIn,
         return persons.person_out(p, await _org_names(session))
 
 
+@router.post("/persons/import")
+async def import_persons(request: Request, actor: Annotated[Actor, Depends(require(*EDITORS))],
+                         file: UploadFile, dry_run: Annotated[bool, Form()] = False,
+                         org_id: Annotated[int | None, Form()] = None) -> dict:
+    """重点人员批量导入: a .csv (UTF-8 or GBK) or .xlsx list; each bad row is reported with its line, field and
+    reason, persons already on the list are not duplicated; dry_run checks without adding."""
+    from zhihui.intel import person_import
+
+    data = await file.read(MAX_UPLOAD + 1)
+    if len(data) > MAX_UPLOAD:
+        raise InvalidInput("file", f"the file is larger than {MAX_UPLOAD >> 20} MiB")
+    async with unit_of_work(request) as session:
+        return await person_import.import_persons(session, actor, data, Path(file.filename or "upload.csv").name,
+                                                  dry_run=dry_run, org_id=org_id)
+
+
 @router.get("/persons")
 async def search_persons(request: Request, actor: Annotated[Actor, Depends(require(*ANALYSTS))],
                          purpose: PurposeQ, q: Annotated[str | None, Query(max_length=64)] = None,

@@ -78,6 +78,33 @@ def _import_sim(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import_persons(args: argparse.Namespace) -> int:
+    from zhihui.core.errors import InvalidInput
+    from zhihui.intel import person_import
+
+    path = Path(args.file)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput("file", f"cannot read {path}: {exc.strerror}") from None
+
+    async def run(db: Any, settings: Any) -> dict[str, Any]:
+        async with db.tx() as session:
+            return await person_import.import_persons(session, _actor(args), data, path.name,
+                                                      dry_run=args.dry_run, org_id=args.org_id)
+
+    out = asyncio.run(_with_db(run))
+    if args.json:
+        _print(out)
+    else:
+        for r in out["rejected"]:
+            print(f"line {r['line']}: {r['field']}: {r['message']}", file=sys.stderr)
+        verb = "would create" if out["dry_run"] else "created"
+        print(f"{out['rows']} rows: {verb} {out['valid']}, already on the list {len(out['existing'])}, "
+              f"rejected {len(out['rejected'])}")
+    return 1 if out["rejected"] else 0
+
+
 def _lookup(fn_name: str, **kw: Any) -> Any:
     """Run one audited look-up from `zhihui.intel.lookups` as the terminal's user."""
     from zhihui.intel import lookups
@@ -244,6 +271,12 @@ def register(sub: Any) -> None:
     i.add_argument("persons_csv")
     i.add_argument("--org-id", type=int, help="responsible station (orgs.id)")
     i.set_defaults(func=_safe(_import_sim))
+    ip = isub.add_parser("import-persons", help="重点人员批量导入: key persons from a .csv (UTF-8/GBK) or .xlsx list")
+    ip.add_argument("file")
+    ip.add_argument("--org-id", type=int, help="responsible organ (orgs.id) for rows that name none")
+    ip.add_argument("--dry-run", action="store_true", help="check every row, add nothing")
+    ip.add_argument("--json", action="store_true", help="print the whole report as JSON")
+    ip.set_defaults(func=_safe(_import_persons))
     t = isub.add_parser("trajectory", help="人员轨迹: a person's or vehicle's records in time order")
     t.add_argument("--id-number")
     t.add_argument("--plate")

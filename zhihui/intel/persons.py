@@ -93,6 +93,15 @@ class LeadIn(StrictModel):
         return v
 
 
+def person_phone(raw: str) -> str | None:
+    """A person's own number (mobile or landline), normalised; service and emergency numbers (12345, 110,
+    95588) are nobody's phone and would match every record that mentions them."""
+    from zhihui.intake.text.phones import parse_phone
+
+    info = parse_phone(str(raw))
+    return info.number if info.valid and info.number and info.kind in ("mobile", "landline") else None
+
+
 def _keys(values: Sequence[str], fn: Any, field: str) -> list[str]:
     out = []
     for i, v in enumerate(values):
@@ -109,16 +118,12 @@ async def _check_org(session: AsyncSession, org_id: int | None) -> None:
         raise InvalidInput("org_id", f"no organ with id {org_id}")
 
 
-async def create_person(session: AsyncSession, actor: Actor, body: PersonIn) -> KeyPerson:
-    """A new key person; the ID is checked (GB 11643) and gives birth date, sex and 户籍 code."""
+def build_person(body: PersonIn, created_by: int | None) -> KeyPerson:
+    """The KeyPerson a valid entry makes, not yet added: the ID is checked (GB 11643) and gives birth date,
+    sex and 户籍 code; phones and plates are normalised. InvalidInput names the field at fault."""
     idn, birth, sex = id_key(body.id_number) if body.id_number else (None, None, None)
     if body.id_number and (idn is None or birth is None):
         raise InvalidInput("id_number", f"'{body.id_number}' is not a valid resident ID (GB 11643 check digit)")
-    if idn and (await session.execute(select(KeyPerson.id).where(
-            KeyPerson.id_number == idn, KeyPerson.category == body.category,
-            KeyPerson.status == "active"))).first():
-        raise InvalidInput("id_number", f"{idn} is already on the {body.category} list")
-    await _check_org(session, body.org_id)
     other = []
     for i, raw in enumerate(body.other_ids):
         k, _, _ = id_key(raw)
@@ -128,16 +133,31 @@ async def create_person(session: AsyncSession, actor: Actor, body: PersonIn) -> 
     p = KeyPerson(
         name=body.name, name_key=name_key(body.name), aliases=body.aliases, id_number=idn, other_ids=other,
         birth_date=body.birth_date or birth, sex=body.sex or sex, category=body.category,
-        control_level=body.control_level, phones=_keys(body.phones, phone_key, "phones"),
+        control_level=body.control_level, phones=_keys(body.phones, person_phone, "phones"),
         plates=_keys(body.plates, plate_key, "plates"), addresses=body.addresses,
         hukou_code=idn[:6] if idn else None, org_id=body.org_id, officer=body.officer, status="active",
-        note=body.note, created_by=actor.user_id,
+        note=body.note, created_by=created_by,
     )
     p.refresh_search_keys()
+    return p
+
+
+def audit_created(session: AsyncSession, actor: Actor, p: KeyPerson, **detail: Any) -> None:
+    audit.append(session, actor, "person.create", component=COMPONENT, target_type="key_person", target_id=p.id,
+                 detail={"category": p.category, "control_level": p.control_level, **detail})
+
+
+async def create_person(session: AsyncSession, actor: Actor, body: PersonIn) -> KeyPerson:
+    """A new key person (see `build_person`); one person is on a list (category) once while active."""
+    p = build_person(body, actor.user_id)
+    if p.id_number and (await session.execute(select(KeyPerson.id).where(
+            KeyPerson.id_number == p.id_number, KeyPerson.category == body.category,
+            KeyPerson.status == "active"))).first():
+        raise InvalidInput("id_number", f"{p.id_number} is already on the {body.category} list")
+    await _check_org(session, body.org_id)
     session.add(p)
     await session.flush()
-    audit.append(session, actor, "person.create", component=COMPONENT, target_type="key_person", target_id=p.id,
-                 detail={"category": p.category, "control_level": p.control_level})
+    audit_created(session, actor, p)
     return p
 
 
@@ -148,7 +168,7 @@ async def update_person(session: AsyncSession, actor: Actor, person_id: int, bod
     changes = body.model_dump(exclude_unset=True)
     if "org_id" in changes:
         await _check_org(session, changes["org_id"])
-    for field, fn in (("phones", phone_key), ("plates", plate_key)):
+    for field, fn in (("phones", person_phone), ("plates", plate_key)):
         if changes.get(field) is not None:
             changes[field] = _keys(changes[field], fn, field)
     for k, v in changes.items():
