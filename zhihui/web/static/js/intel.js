@@ -81,6 +81,17 @@ register({
   "p.sex.M": ["男", "Male"], "p.sex.F": ["女", "Female"], "p.aliases": ["别名", "Aliases"],
   "p.addresses.hint": ["多个用分号分隔", "separate several with semicolons"],
   "p.id.hint": ["18位，按 GB 11643 校验", "18 characters, GB 11643 check digit"],
+  "imp.title": ["批量导入名单", "Import a list"],
+  "imp.hint": ["CSV（UTF-8 或 GBK）或 Excel .xlsx；表头需含 姓名、人员类别，可含 身份证号、管控级别、联系电话、车牌号、住址、责任单位、责任民警、备注",
+    "CSV (UTF-8 or GBK) or Excel .xlsx; the header needs 姓名 (name) and 人员类别 (category), and may hold 身份证号, 管控级别, 联系电话, 车牌号, 住址, 责任单位, 责任民警, 备注"],
+  "imp.file": ["名单文件", "List file"], "imp.org": ["未填责任单位时归属", "Station for rows naming none"],
+  "imp.check": ["检查", "Check"], "imp.run": ["导入", "Import"], "imp.busy": ["处理中…", "Working…"],
+  "imp.summary.dry": ["共 {rows} 行：可导入 {valid}，已在库 {existing}，有误 {rejected}（尚未导入）",
+    "{rows} rows: {valid} can be imported, {existing} already listed, {rejected} with errors (nothing imported yet)"],
+  "imp.summary": ["共 {rows} 行：已导入 {created}，已在库 {existing}，有误 {rejected}",
+    "{rows} rows: {created} imported, {existing} already listed, {rejected} with errors"],
+  "imp.line": ["行号", "Line"], "imp.field": ["字段", "Field"], "imp.reason": ["原因", "Reason"],
+  "imp.rejected": ["有误的行（未导入）", "Rows with errors (not imported)"],
   "lvl.一级": ["一级", "Level 1"], "lvl.二级": ["二级", "Level 2"], "lvl.三级": ["三级", "Level 3"],
   "cat.在逃": ["在逃", "Fugitive"], "cat.吸毒人员": ["吸毒人员", "Drug user"], "cat.涉毒前科": ["涉毒前科", "Prior drug offence"],
   "cat.涉稳": ["涉稳", "Stability concern"], "cat.前科": ["前科", "Prior record"], "cat.盗窃前科": ["盗窃前科", "Prior theft"],
@@ -313,6 +324,61 @@ function PersonForm({ orgs, onCreated }) {
   </section>`;
 }
 
+// A row error's field in the reader's words: "phones.1" → 手机号（第2个）, "org" → 责任单位.
+function importField(field) {
+  const [base, i] = field.split(".");
+  const key = "p." + (base === "org" ? "org_id" : base);
+  const name = t(key) === key ? field : t(key);
+  return i === undefined ? name : `${name} (${Number(i) + 1})`;
+}
+
+// 重点人员批量导入: check a list first (nothing is added), then import; each bad row comes back with its line.
+function PersonImport({ orgs }) {
+  const [org, setOrg] = useState("");
+  const [out, setOut] = useState(null);
+  const [error, setError] = useState(null);
+  const [fileError, setFileError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const fileRef = useRef(null);
+  const send = async (dryRun) => {
+    setError(null); setFileError(null); setOut(null);
+    const file = fileRef.current && fileRef.current.files[0];
+    if (!file) { setFileError(t("i.nofile")); fileRef.current.focus(); return; }
+    const form = new FormData();
+    form.append("file", file);
+    form.append("dry_run", dryRun ? "true" : "false");
+    if (org) form.append("org_id", org);
+    setBusy(true);
+    try { setOut(await upload("/intel/persons/import", form)); } catch (err) {
+      if (err.status === 422 && fieldOf(err) === "file") setFileError(fieldMessage(err));
+      else setError(errText(err));
+    } finally { setBusy(false); }
+  };
+  const n = out && { rows: out.rows, valid: out.valid, created: out.created, existing: out.existing.length, rejected: out.rejected.length };
+  return html`<section class="card" data-testid="person-import" aria-labelledby="person-import-h">
+    <h2 id="person-import-h">${t("imp.title")}</h2>
+    <p class="note">${t("imp.hint")}</p>
+    <form class="grid-form" onSubmit=${(e) => { e.preventDefault(); send(false); }}>
+      <label class="wide">${t("imp.file")}<input type="file" ref=${fileRef} data-testid="import-file" accept=".csv,.txt,.xlsx"
+        aria-invalid=${fileError ? "true" : "false"} aria-describedby=${fileError ? "err-import-file" : undefined}
+        onChange=${() => { setFileError(null); setOut(null); }} /><${FieldErr} id="import-file" error=${fileError} /></label>
+      <label>${t("imp.org")}<${StationSelect} orgs=${orgs} value=${org} testid="import-org" onChange=${setOrg} /></label>
+      <div class="wide actions">
+        <button type="button" data-testid="import-check" disabled=${busy} onClick=${() => send(true)}>${t("imp.check")}</button>
+        <button class="primary" data-testid="import-run" disabled=${busy}>${busy ? t("imp.busy") : t("imp.run")}</button>
+      </div>
+    </form>
+    <${Err} error=${error} testid="import-error" />
+    ${out && html`<div data-testid="import-result" data-dry-run=${String(out.dry_run)}>
+      <p role="status" data-testid="import-summary">${t(out.dry_run ? "imp.summary.dry" : "imp.summary", n)}</p>
+      ${out.rejected.length > 0 && html`<h3>${t("imp.rejected")}</h3><div class="scroll"><table data-testid="import-rejected">
+        <thead><tr><th>${t("imp.line")}</th><th>${t("imp.field")}</th><th>${t("imp.reason")}</th></tr></thead>
+        <tbody>${out.rejected.map((r) => html`<tr data-testid="import-rejected-row" data-line=${String(r.line)}>
+          <td>${r.line}</td><td data-field=${r.field}>${importField(r.field)}</td><td class="wrap">${r.message}</td></tr>`)}</tbody></table></div>`}
+    </div>`}
+  </section>`;
+}
+
 function Persons({ editor, need, orgs, onTrajectory }) {
   const [q, setQ] = useState("");
   const [category, setCategory] = useState("");
@@ -361,7 +427,8 @@ function Persons({ editor, need, orgs, onTrajectory }) {
       </section>`}
       ${detail && html`<${PersonDetail} p=${detail} editor=${editor} onTrajectory=${onTrajectory} onSaved=${saved} />`}
     </div>
-    ${editor && html`<${PersonForm} orgs=${orgs} onCreated=${(p) => { setDetail(p); setRows((r) => (r ? [p, ...r] : r)); }} />`}
+    ${editor && html`<div><${PersonForm} orgs=${orgs} onCreated=${(p) => { setDetail(p); setRows((r) => (r ? [p, ...r] : r)); }} />
+      <${PersonImport} orgs=${orgs} /></div>`}
   </div>`;
 }
 
