@@ -123,6 +123,12 @@ def test_intel_commands(db_url: str, tmp_path: Path) -> None:
     assert "created 0, already on the list 1" in r.stdout, r.stdout
     r = run(env, "intel", "import-persons", str(tmp_path / "nothing.csv"))
     assert r.returncode == 2 and r.stderr.startswith("error: file: ") and "Traceback" not in r.stderr, r.stderr
+    r = run(env, "intel", "export-persons", str(tmp_path / "涉稳.csv"), "--category", "涉稳",
+            "--purpose", "名单移交核对")
+    assert r.returncode == 0, r.stderr
+    assert "韩梅,11010519491231002X" in (tmp_path / "涉稳.csv").read_text(encoding="utf-8-sig")
+    r = run(env, "intel", "export-persons", str(tmp_path / "x.pdf"), "--purpose", "名单移交核对")
+    assert r.returncode == 2 and r.stderr.startswith("error: out: "), r.stderr
 
 
 def test_intel_tactics_commands(db_url: str, tmp_path: Path) -> None:

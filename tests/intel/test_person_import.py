@@ -14,6 +14,7 @@ from tests.conftest import World
 from zhihui.core.audit import AuditRecord
 from zhihui.core.orgs import Org
 from zhihui.intake.text.ids import check_digit
+from zhihui.intel import person_files
 from zhihui.intel.models import KeyPerson
 
 
@@ -131,4 +132,46 @@ async def test_import_reads_xlsx_and_refuses_what_is_not_a_list(app: Any, client
     r = await _post(client, h["analyst"], b"\xe5\xa7\x93\xe5\x90\x8d,\xe7\xb1\xbb\xe5\x88\xab\n", "x.csv", org_id=99999)
     assert r.status_code == 422 and r.json()["field"] == "org_id", r.text
     r = await _post(client, h["call_taker"], _csv(ROWS), "x.csv")
+    assert r.status_code == 403
+
+
+async def test_export_is_audited_and_imports_again(app: Any, client: httpx.AsyncClient, world: World) -> None:
+    """导出名单: the file carries the import's headers, so an exported list imports again as it was (all of it
+    found on the list, nothing rejected); the export is a look-up with a purpose, audited with its ids."""
+    from openpyxl import load_workbook
+
+    h = world.headers
+    await _org(app)
+    r = await _post(client, h["analyst"], _csv(ROWS), "名单.csv")
+    assert r.status_code == 200 and r.json()["created"] == 3, r.text
+    r = await client.get("/api/v1/intel/persons/export", headers=h["analyst"])
+    assert r.status_code == 422  # no 查询事由, no export
+    r = await client.get("/api/v1/intel/persons/export", params={"purpose": "名单移交核对", "category": "在逃"},
+                         headers=h["analyst"])
+    assert r.status_code == 200, r.text
+    assert "filename*=UTF-8''" in r.headers["content-disposition"]
+    ws = load_workbook(io.BytesIO(r.content), read_only=True).worksheets[0]
+    rows = [list(x) for x in ws.iter_rows(values_only=True)]
+    head = rows[0]
+    assert head[:2] == ["姓名", "公民身份号码"] and len(rows) == 2  # only the 在逃 list: 王五
+    w = dict(zip(head, rows[1], strict=True))
+    assert w["公民身份号码"] == A and w["联系电话"] == "13800138001、13900139002" and w["责任单位名称"] == "福田派出所"
+    assert w["状态"] == "在管" and w["性别"] == "男"
+    # The whole list as CSV, then imported again: every person found on the list already.
+    r = await client.get("/api/v1/intel/persons/export", params={"purpose": "名单移交核对", "format": "csv"},
+                         headers=h["analyst"])
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    again = (await _post(client, h["analyst"], r.content, "export.csv")).json()
+    assert again["rows"] == 3 and again["existing"] and len(again["existing"]) == 3 and again["rejected"] == []
+    r = await client.get("/api/v1/intel/persons/export", params={"purpose": "名单移交核对", "category": "涉恐"},
+                         headers=h["analyst"])
+    ws = load_workbook(io.BytesIO(r.content), read_only=True).worksheets[0]
+    assert [list(x) for x in ws.iter_rows(values_only=True)] == [list(person_files.EXPORT_FIELDS)]  # header only
+    async with app.state.db.read() as session:
+        details = [d for (d,) in (await session.execute(
+            select(AuditRecord.detail).where(AuditRecord.action == "person.export"))).all()]
+    assert [d["count"] for d in details] == [1, 3, 0] and all(d["purpose"] == "名单移交核对" for d in details)
+    assert len(details[1]["ids"]) == 3
+    r = await client.get("/api/v1/intel/persons/export", params={"purpose": "名单移交核对"},
+                         headers=h["call_taker"])
     assert r.status_code == 403

@@ -434,6 +434,16 @@ def test_list_import(live_server: Any, new_page: Any, shot: Any) -> None:
     expect(page.locator("[data-testid=person-row]")).to_contain_text("香蜜湖派出所")
     box.get_by_test_id("import-run").click()
     expect(result.get_by_test_id("import-summary")).to_contain_text("已导入 0，已在库 2")
+    # 导出名单 of the 吸毒人员 list: an Excel file with the imported person, under the import's headers.
+    page.get_by_test_id("person-filter-category").select_option("吸毒人员")
+    with page.expect_download() as dl:
+        page.get_by_test_id("person-export").click()
+    assert dl.value.suggested_filename == "重点人员-吸毒人员.xlsx"
+    from openpyxl import load_workbook
+
+    ws = load_workbook(io.BytesIO(dl.value.path().read_bytes()), read_only=True).worksheets[0]  # no suffix on disk
+    got = [list(r) for r in ws.iter_rows(values_only=True)]
+    assert got[0][:2] == ["姓名", "公民身份号码"] and [r[1] for r in got[1:]] == [good]
     lead = new_page(1280, 720)
     sign_in(lead, base, "lingdao")
     expect(lead.get_by_test_id("readonly")).to_be_visible()

@@ -258,7 +258,8 @@ async def kpis(session: AsyncSession, since: datetime, until: datetime, by: KpiB
     return {"since": since, "until": until, "by": by, "groups": out}
 
 
-def _flat(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
+def _flat(rows: Sequence[dict[str, Any]],
+          fields: Sequence[str] | None = None) -> tuple[list[str], list[dict[str, Any]]]:
     # Nested percentile dicts become `<name>_p50_s` columns; the header is the union in first-seen order.
     flat = []
     for r in rows:
@@ -270,16 +271,18 @@ def _flat(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any
             else:
                 row[k] = v
         flat.append(row)
-    fields: list[str] = []
+    if fields is not None:  # a fixed header (kept when there are no rows)
+        return list(fields), flat
+    names: list[str] = []
     for r in flat:
-        fields += [k for k in r if k not in fields]
-    return fields, flat
+        names += [k for k in r if k not in names]
+    return names, flat
 
 
-def to_csv(rows: Sequence[dict[str, Any]]) -> str:
+def to_csv(rows: Sequence[dict[str, Any]], fields: Sequence[str] | None = None) -> str:
     """Flat CSV of result groups (nested percentile dicts become `<name>_p50_s` columns); UTF-8 with a
-    BOM so Excel opens the Chinese labels correctly."""
-    fields, flat = _flat(rows)
+    BOM so Excel opens the Chinese labels correctly. `fields`: a fixed header instead of the rows' keys."""
+    fields, flat = _flat(rows, fields)
     if not fields:
         return "\ufeff"  # nothing to report: no header either
     buf = io.StringIO()
@@ -289,12 +292,12 @@ def to_csv(rows: Sequence[dict[str, Any]]) -> str:
     return "\ufeff" + buf.getvalue()
 
 
-def to_xlsx(rows: Sequence[dict[str, Any]], sheet: str = "统计") -> bytes:
+def to_xlsx(rows: Sequence[dict[str, Any]], sheet: str = "统计", fields: Sequence[str] | None = None) -> bytes:
     """The same flat table as :func:`to_csv`, as an Excel workbook (numbers stay numbers, header frozen)."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
-    fields, flat = _flat(rows)
+    fields, flat = _flat(rows, fields)
     wb = Workbook()
     ws = wb.active
     ws.title = sheet[:31]  # Excel's sheet-name limit

@@ -51,13 +51,13 @@ async def import_persons(request: Request, actor: Annotated[Actor, Depends(requi
                          org_id: Annotated[int | None, Form()] = None) -> dict:
     """重点人员批量导入: a .csv (UTF-8 or GBK) or .xlsx list; each bad row is reported with its line, field and
     reason, persons already on the list are not duplicated; dry_run checks without adding."""
-    from zhihui.intel import person_import
+    from zhihui.intel import person_files
 
     data = await file.read(MAX_UPLOAD + 1)
     if len(data) > MAX_UPLOAD:
         raise InvalidInput("file", f"the file is larger than {MAX_UPLOAD >> 20} MiB")
     async with unit_of_work(request) as session:
-        return await person_import.import_persons(session, actor, data, Path(file.filename or "upload.csv").name,
+        return await person_files.import_persons(session, actor, data, Path(file.filename or "upload.csv").name,
                                                   dry_run=dry_run, org_id=org_id)
 
 
@@ -72,6 +72,25 @@ async def search_persons(request: Request, actor: Annotated[Actor, Depends(requi
                                             org_id=org_id, status=status, limit=limit)
         names = await _org_names(session)
         return [persons.person_out(p, names) for p in rows]
+
+
+@router.get("/persons/export")
+async def export_persons(request: Request, actor: Annotated[Actor, Depends(require(*ANALYSTS))], purpose: PurposeQ,
+                         category: str | None = None, org_id: int | None = None,
+                         status: Literal["active", "archived"] = "active",
+                         format: Literal["xlsx", "csv"] = "xlsx") -> Response:
+    """导出名单: the list (filters as the search's) as Excel or CSV with the import's headers; a look-up of every
+    person in it (audited with the purpose)."""
+    from urllib.parse import quote
+
+    from zhihui.intel import person_files
+
+    async with unit_of_work(request) as session:
+        data, name, media = await person_files.export_persons(session, actor, purpose=purpose, category=category,
+                                                              org_id=org_id, status=status, fmt=format)
+    ascii_name = f"key-persons.{format}"
+    return Response(data, media_type=media, headers={
+        "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"})
 
 
 @router.get("/persons/{person_id}")

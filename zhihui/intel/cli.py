@@ -80,7 +80,7 @@ def _import_sim(args: argparse.Namespace) -> int:
 
 def _import_persons(args: argparse.Namespace) -> int:
     from zhihui.core.errors import InvalidInput
-    from zhihui.intel import person_import
+    from zhihui.intel import person_files
 
     path = Path(args.file)
     try:
@@ -90,7 +90,7 @@ def _import_persons(args: argparse.Namespace) -> int:
 
     async def run(db: Any, settings: Any) -> dict[str, Any]:
         async with db.tx() as session:
-            return await person_import.import_persons(session, _actor(args), data, path.name,
+            return await person_files.import_persons(session, _actor(args), data, path.name,
                                                       dry_run=args.dry_run, org_id=args.org_id)
 
     out = asyncio.run(_with_db(run))
@@ -103,6 +103,29 @@ def _import_persons(args: argparse.Namespace) -> int:
         print(f"{out['rows']} rows: {verb} {out['valid']}, already on the list {len(out['existing'])}, "
               f"rejected {len(out['rejected'])}")
     return 1 if out["rejected"] else 0
+
+
+def _export_persons(args: argparse.Namespace) -> int:
+    from zhihui.core.errors import InvalidInput
+    from zhihui.intel import person_files
+    from zhihui.intel.lookups import check_purpose
+
+    out = Path(args.out)
+    fmt = out.suffix.lower().lstrip(".")
+    if fmt not in ("xlsx", "csv"):
+        raise InvalidInput("out", "the file name must end in .xlsx or .csv")
+    purpose = check_purpose(args.purpose)
+
+    async def run(db: Any, settings: Any) -> bytes:
+        async with db.tx() as session:
+            data, _name, _media = await person_files.export_persons(
+                session, _actor(args), purpose=purpose, category=args.category, org_id=args.org_id,
+                status=args.status, fmt=fmt)
+            return data
+
+    out.write_bytes(asyncio.run(_with_db(run)))
+    print(f"wrote {out}")
+    return 0
 
 
 def _lookup(fn_name: str, **kw: Any) -> Any:
@@ -277,6 +300,13 @@ def register(sub: Any) -> None:
     ip.add_argument("--dry-run", action="store_true", help="check every row, add nothing")
     ip.add_argument("--json", action="store_true", help="print the whole report as JSON")
     ip.set_defaults(func=_safe(_import_persons))
+    ep = isub.add_parser("export-persons", help="导出名单: the list as .xlsx or .csv (the import's headers; audited)")
+    ep.add_argument("out", help="file to write, .xlsx or .csv")
+    ep.add_argument("--purpose", required=True, help="查询事由 (audited)")
+    ep.add_argument("--category", help="one list, e.g. 在逃")
+    ep.add_argument("--org-id", type=int, help="one responsible organ (orgs.id)")
+    ep.add_argument("--status", choices=("active", "archived"), default="active")
+    ep.set_defaults(func=_safe(_export_persons))
     t = isub.add_parser("trajectory", help="人员轨迹: a person's or vehicle's records in time order")
     t.add_argument("--id-number")
     t.add_argument("--plate")

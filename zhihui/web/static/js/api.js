@@ -127,3 +127,19 @@ export function streamUrl(after) {
   if (after !== null && after !== undefined) q.set("after", String(after));
   return `${BASE}/events?${q}`;
 }
+
+// A file from the API (CSV, Excel, PDF) saved under `name`; the bearer token goes along, so no plain link.
+export async function download(path, query, name, format = "csv") {
+  const s = current();
+  const q = new URLSearchParams({ ...query, format });
+  const r = await fetch(`/api/v1${path}?${q}`, { headers: { Authorization: `Bearer ${s.access_token}` } });
+  if (!r.ok) throw new ApiError(r.status, await r.json().catch(() => null));
+  const url = URL.createObjectURL(await r.blob());
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}

@@ -4,7 +4,7 @@
 // 串并案 suggestions with their evidence, and 线索. Every person look-up carries the 查询事由 typed once at the top (the server audits it
 // and refuses a look-up without one). Times are Beijing time, whatever the workstation's zone.
 import { html, useState, useEffect, useRef, useCallback } from "/static/vendor/preact-htm.mjs";
-import { api, current, logout, seat, ApiError } from "./api.js";
+import { api, current, logout, seat, ApiError, download } from "./api.js";
 import { t, register, getLang, fmtDateTime } from "./i18n.js";
 import { LoginForm, toggleLang, platformNow, useScreen, mount } from "./widgets.js";
 
@@ -81,6 +81,7 @@ register({
   "p.sex.M": ["男", "Male"], "p.sex.F": ["女", "Female"], "p.aliases": ["别名", "Aliases"],
   "p.addresses.hint": ["多个用分号分隔", "separate several with semicolons"],
   "p.id.hint": ["18位，按 GB 11643 校验", "18 characters, GB 11643 check digit"],
+  "p.export": ["导出名单", "Export list"],
   "imp.title": ["批量导入名单", "Import a list"],
   "imp.hint": ["CSV（UTF-8 或 GBK）或 Excel .xlsx；表头需含 姓名、人员类别，可含 身份证号、管控级别、联系电话、车牌号、住址、责任单位、责任民警、备注",
     "CSV (UTF-8 or GBK) or Excel .xlsx; the header needs 姓名 (name) and 人员类别 (category), and may hold 身份证号, 管控级别, 联系电话, 车牌号, 住址, 责任单位, 责任民警, 备注"],
@@ -402,6 +403,14 @@ function Persons({ editor, need, orgs, onTrajectory }) {
     try { setDetail(await api(`/intel/persons/${id}`, { query: { purpose } })); } catch (err) { setError(errText(err)); }
   };
   const saved = (p) => { setDetail(p); setRows((r) => r && r.map((x) => (x.id === p.id ? p : x))); };
+  // 导出名单 with the filters shown (not the text query): a look-up of everyone in it, so it needs the purpose too.
+  const exportList = async () => {
+    const purpose = need();
+    if (!purpose) return;
+    setError(null);
+    const query = { purpose, status, ...(category ? { category } : {}) };
+    try { await download("/intel/persons/export", query, `重点人员-${category || "全部"}.xlsx`, "xlsx"); } catch (err) { setError(errText(err)); }
+  };
   return html`<div class="split">
     <div>
       <form class="controls" onSubmit=${search} role="search">
@@ -412,6 +421,7 @@ function Persons({ editor, need, orgs, onTrajectory }) {
         <label>${t("common.status")}<select data-testid="person-filter-status" value=${status} onChange=${(e) => setStatus(e.target.value)}>
           ${["active", "archived"].map((s) => html`<option value=${s}>${t("p.status." + s)}</option>`)}</select></label>
         <button class="primary" data-testid="person-search">${t("common.query")}</button>
+        <button type="button" data-testid="person-export" onClick=${exportList}>${t("p.export")}</button>
       </form>
       <${Err} error=${error} testid="persons-error" />
       ${rows && html`<section class="card" data-testid="person-results" aria-labelledby="person-results-h">

@@ -1,7 +1,7 @@
 // 研判统计 (/stats): 警情统计 with 环比/同比 and 处警时效 KPIs for leaders and analysts, from
 // /api/v1/analytics; CSV for Excel. Windows are Beijing-time days, whatever the workstation's zone.
 import { html, useState, useEffect, useCallback, useRef } from "/static/vendor/preact-htm.mjs";
-import { api, current, logout, ApiError } from "./api.js";
+import { api, logout, download } from "./api.js";
 import { t, register, getLang, fmtDateTime } from "./i18n.js";
 import { LoginForm, toggleLang, platformNow, useScreen, mount } from "./widgets.js";
 
@@ -104,20 +104,6 @@ function secs(p) {
   return p && p.n ? `${p.p50_s} / ${p.p90_s} s` : "—";
 }
 
-async function download(path, query, name, format = "csv") {
-  const s = current();
-  const q = new URLSearchParams({ ...query, format });
-  const r = await fetch(`/api/v1${path}?${q}`, { headers: { Authorization: `Bearer ${s.access_token}` } });
-  if (!r.ok) throw new ApiError(r.status, await r.json().catch(() => null));
-  const url = URL.createObjectURL(await r.blob());
-  const a = document.createElement("a");
-  a.href = url;
-  a.download = name;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
-}
 
 function Stats({ user }) {
   const [preset, setPreset] = useState("yesterday");

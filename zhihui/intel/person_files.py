@@ -1,5 +1,5 @@
 # Copyright 2026 The zhihui authors. Licensed under the Apache License, Version 2.0.
-"""重点人员批量导入: key persons from a spreadsheet (CSV in UTF-8 or GBK, or Excel .xlsx).
+"""名单文件: key persons from a spreadsheet (批量导入: CSV in UTF-8 or GBK, or Excel .xlsx) and to one (导出).
 
 Lists reach a command center as spreadsheets (the 在逃 list from above, 吸毒人员 from 禁毒, a station's
 前科 roll), with Chinese headers in varying words. Each row is checked exactly as a form entry is
@@ -9,6 +9,10 @@ the reason. A person already active on the same list (by ID number) is reported 
 duplicated, so importing the same file twice creates nothing the second time. The good rows are
 added in the caller's transaction: all of them or (on a database error) none. ``dry_run`` checks a
 file without adding anything.
+
+An export (:func:`export_persons`) is a look-up of every person in it: it states its purpose and is audited
+with the filters, the count and the ids. Its columns are headers the import reads, so an exported list
+imports again as it was (a station's list handed to another system, or back).
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ HEADERS: dict[str, tuple[str, ...]] = {
     "phones": ("联系电话", "手机号", "手机号码", "电话", "phones", "phone"),
     "plates": ("车牌号", "车牌号码", "车牌", "plates", "plate"),
     "addresses": ("地址", "住址", "居住地址", "现住址", "addresses", "address"),
-    "org": ("责任单位", "管辖单位", "列管单位", "org", "org_code"),
+    "org": ("责任单位代码", "责任单位", "管辖单位", "列管单位", "org", "org_code"),
     "officer": ("责任民警", "管控民警", "officer"),
     "note": ("备注", "note"),
 }
@@ -212,3 +216,48 @@ async def import_persons(session: AsyncSession, actor: Actor, data: bytes, filen
             "created": 0 if dry_run else len(made), "valid": len(made), "existing": existing,
             "rejected": rejected, "ids": [] if dry_run else [p.id for p in made],
             "columns": {f: rows[0][i] for f, i in cols.items()}}
+
+
+MAX_EXPORT = 100_000
+EXPORT_FIELDS = ("姓名", "公民身份号码", "别名", "出生日期", "性别", "人员类别", "管控级别", "联系电话", "车牌号",
+                 "住址", "责任单位代码", "责任单位名称", "责任民警", "状态", "备注", "建档时间")
+_SEX_ZH = {"M": "男", "F": "女"}
+_STATUS_ZH = {"active": "在管", "archived": "撤管"}
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+async def export_persons(session: AsyncSession, actor: Actor, *, purpose: str, category: str | None = None,
+                         org_id: int | None = None, status: str = "active",
+                         fmt: str = "xlsx") -> tuple[bytes, str, str]:
+    """(file bytes, file name, media type) of the list matching the filters, in id order; audited as a
+    look-up of every person in it."""
+    from zhihui.analytics import stats
+    from zhihui.core.clock import SHANGHAI, utcnow
+
+    if fmt not in ("xlsx", "csv"):
+        raise InvalidInput("format", "format must be xlsx or csv")
+    stmt = select(KeyPerson).where(KeyPerson.status == status)
+    if category:
+        stmt = stmt.where(KeyPerson.category == category)
+    if org_id is not None:
+        stmt = stmt.where(KeyPerson.org_id == org_id)
+    found = list((await session.execute(stmt.order_by(KeyPerson.id).limit(MAX_EXPORT + 1))).scalars())
+    if len(found) > MAX_EXPORT:
+        raise InvalidInput("category", f"more than {MAX_EXPORT} persons: narrow the export by list or station")
+    orgs = {oid: (code, name) for oid, code, name in (await session.execute(select(Org.id, Org.code, Org.name))).all()}
+    rows = []
+    for p in found:
+        code, name = orgs.get(p.org_id, ("", "")) if p.org_id else ("", "")
+        rows.append(dict(zip(EXPORT_FIELDS, (
+            p.name, p.id_number or "", "、".join(p.aliases or ()), p.birth_date.isoformat() if p.birth_date else "",
+            _SEX_ZH.get(p.sex or "", ""), p.category, p.control_level, "、".join(p.phones or ()),
+            "、".join(p.plates or ()), "；".join(p.addresses or ()), code, name, p.officer or "",
+            _STATUS_ZH.get(p.status, p.status), p.note or "", p.created_at), strict=True)))
+    audit.append(session, actor, "person.export", component=persons.COMPONENT, target_type="key_person",
+                 detail={"purpose": purpose, "category": category, "org_id": org_id, "status": status,
+                         "format": fmt, "count": len(found), "ids": [p.id for p in found]})
+    stamp = utcnow().astimezone(SHANGHAI).strftime("%Y%m%d-%H%M")
+    name = f"重点人员-{category or '全部'}-{stamp}.{fmt}"
+    if fmt == "xlsx":
+        return stats.to_xlsx(rows, "重点人员", fields=EXPORT_FIELDS), name, XLSX
+    return stats.to_csv(rows, fields=EXPORT_FIELDS).encode("utf-8"), name, "text/csv; charset=utf-8"
