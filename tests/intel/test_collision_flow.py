@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +27,13 @@ AREA = {"type": "Polygon", "coordinates": [[[114.0, 22.5], [114.07, 22.5], [114.
                                             [114.0, 22.5]]]}
 
 
+# Two days ending two hours ago: hits on records this recent become orders (older ones are 历史比中, see
+# below), and none lies in the future (ingest quarantines those).
+START = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=50)
+
+
 async def _setup(app: Any, client: httpx.AsyncClient, tmp_path: Path) -> tuple[int, dict[str, str], Path, list]:
-    pop = generate_population(PLACES, seed=7, n_persons=300, days=3)
+    pop = generate_population(PLACES, seed=7, n_persons=300, days=2, start=START)
     write_population(pop, tmp_path)
     async with app.state.db.tx() as session:
         org = Org(code="440304520000", name="测试派出所", kind="station", boundary=AREA, lat=22.53, lon=114.03)
@@ -103,7 +108,8 @@ async def test_upload_collide_instruct_answer(app: Any, client: httpx.AsyncClien
     assert [p["at"] for p in pts] == sorted(p["at"] for p in pts)
     r = await client.get("/api/v1/intel/origin", params={
         "purpose": "高危地区人员检索", "prefixes": person["id_number"][:4],
-        "since": "2026-01-01T00:00:00+08:00", "until": "2026-02-01T00:00:00+08:00"}, headers=h["analyst"])
+        "since": (START - timedelta(days=1)).isoformat(), "until": (START + timedelta(days=4)).isoformat()},
+        headers=h["analyst"])
     assert r.status_code == 200 and r.json()["rows"], r.text
     # Co-presence around two of the person's own records (as if they were two cases): they are found.
     cases = [{"case_id": f"c{i}", "at": p["at"], "lat": p["lat"], "lon": p["lon"]} for i, p in enumerate(pts[:2])]
@@ -190,10 +196,14 @@ async def test_one_order_per_record_however_many_rules_hit_it(app: Any, client: 
         await create_person(session, Actor(None, "t", "analyst"), PersonIn(
             name="王五", id_number="110101198001010010", category="吸毒人员", plates=["粤B88888"]))
         org_id = org.id
-    at = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
-    rows = [{"record_id": f"cp-{i}", "source": "checkpoint_pass", "batch_id": "b1", "at": at, "plate": plate,
+    now = datetime.now(UTC).replace(microsecond=0)
+    at = now - timedelta(hours=2)
+    # cp-old: the fugitive's car a month ago, older than FUGITIVE_ANY's within_hours (a week).
+    rows = [{"record_id": f"cp-{i}", "source": "checkpoint_pass", "batch_id": "b1", "at": t, "plate": plate,
              "venue_code": "KK01", "venue_name": "深南大道卡口", "lat": 22.54, "lon": 114.05,
-             "org_code": "440304530000"} for i, plate in enumerate(("粤B99999", "粤B88888", "粤B00000"))]
+             "org_code": "440304530000"}
+            for i, plate, t in ((0, "粤B99999", at), (1, "粤B88888", at), (2, "粤B00000", at),
+                                ("old", "粤B99999", now - timedelta(days=30)))]
     table = pa.Table.from_pylist([{f.name: r.get(f.name) for f in schema.ACTIVITY} for r in rows],
                                  schema=schema.ACTIVITY)
     path = tmp_path / "cp.parquet"
@@ -204,6 +214,10 @@ async def test_one_order_per_record_however_many_rules_hit_it(app: Any, client: 
     by_record: dict[str, list[dict]] = {}
     for h in r.json():
         by_record.setdefault(h["record_id"], []).append(h)
+    # A month-old sighting is kept for the analyst (历史比中) and sends no order.
+    old = by_record.pop("cp-old")
+    assert old and all(h["status"] == "historical" and h["instruction_id"] is None for h in old)
+    assert out.historical == len(old) and out.new_hits == out.hits
     fugitive = by_record["cp-0"]
     assert {h["rule_code"] for h in fugitive} >= {"FUGITIVE_ANY", "KEY_PLATE_CHECKPOINT"}
     assert len({h["instruction_id"] for h in fugitive}) == 1 and "cp-2" not in by_record

@@ -139,7 +139,7 @@ class CollisionHit(Base):
     group_key: Mapped[str | None] = mapped_column(String(128))
     org_id: Mapped[int | None] = mapped_column(ForeignKey("orgs.id"))  # station the 核查指令 went to
     instruction_id: Mapped[int | None] = mapped_column(ForeignKey("instructions.id"))
-    status: Mapped[str] = mapped_column(String(16), default="new")  # new / instructed / no_station
+    status: Mapped[str] = mapped_column(String(16), default="new")  # new / instructed / no_station / historical
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -19,6 +19,7 @@ A rule file is YAML (the shipped defaults are ``rules.yaml`` beside this module)
         instruction:
           kind: verify                    # verify (核查) / control (管控) / notify (通报)
           feedback_minutes: 60
+          within_hours: 72                # older records: a 历史比中 for the analyst, no order
           content: "在逃人员{name}（{id_number}）{at_local}出现在{venue_name}，请立即核查。命中依据：{reasons}"
         priority: urgent                  # urgent / high / normal / low
         enabled: true
@@ -101,6 +102,10 @@ class Group(_Model):
 class Instruction(_Model):
     kind: Literal["verify", "control", "notify"] = "verify"
     feedback_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+    # A hit on a record older than this when a run finds it (a list imported today meets last spring's
+    # check-ins) is kept for the analyst as 历史比中, with no order: a 1-hour 核查 of a stay months ago would
+    # only bury the stations' live orders.
+    within_hours: int = Field(default=72, ge=1, le=366 * 24)
     content: str = Field(min_length=1)
 
     @field_validator("content")

@@ -83,6 +83,7 @@ class RunSummary:
     instructions: int
     seconds: float
     hit_ids: list[int] = field(default_factory=list)
+    historical: int = 0  # new hits on records too old for an order (status 'historical')
 
     def as_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -128,7 +129,7 @@ async def run_collision(db: Database, settings: Settings, actor: Actor, *, trigg
                          target_id=run.id, detail={"trigger": trigger, "batch_id": batch_id, "hits": len(rows),
                                                    "new_hits": len(new), "instructions": n_orders})
             summary = RunSummary(run.id, trigger, n_watch, run.activity_rows, len(rows), len(new), n_orders,
-                                 run.seconds, [h.id for h in new])
+                                 run.seconds, [h.id for h in new], sum(h.status == "historical" for h in new))
         log.info("collision run %s (%s): %d hits, %d new, %d 指令 (核查/预警)", summary.run_id, trigger, summary.hits,
                  summary.new_hits, summary.instructions)
         return summary
@@ -148,6 +149,7 @@ async def _record_hits(session: Any, actor: Actor, settings: Settings, run: Coll
     person_org = dict((await session.execute(select(KeyPerson.id, KeyPerson.org_id)
                                              .where(KeyPerson.id.in_(person_ids)))).all())
     now = utcnow()
+    by_code = {r.code: r for r in rules.rules}
     new: list[CollisionHit] = []
     for r in rows:
         if (h := existing.get(r["hit_key"])) is not None:
@@ -155,12 +157,15 @@ async def _record_hits(session: Any, actor: Actor, settings: Settings, run: Coll
             continue
         org = orgs.get(r["org_code"] or "")
         org_id = org[0] if org else person_org.get(int(r["person_key"]))
+        rule = by_code.get(r["rule_code"])
+        stale = rule is not None and now - as_utc(r["at"]) > timedelta(hours=rule.instruction.within_hours)
+        status = "historical" if stale else "new" if org_id else "no_station"
         h = CollisionHit(
             hit_key=r["hit_key"], run_id=run.id, last_run_id=run.id, rule_code=r["rule_code"],
             person_id=int(r["person_key"]), record_id=r["record_id"], source=r["source"], at=as_utc(r["at"]),
             match_type=r["match_type"], score=float(r["score"]), reasons=json.loads(r["reasons"] or "[]"),
             venue_code=r["venue_code"], venue_name=r["venue_name"], room=r["room"], lat=r["lat"], lon=r["lon"],
-            group_key=r["group_key"], org_id=org_id, status="new" if org_id else "no_station",
+            group_key=r["group_key"], org_id=org_id, status=status,
             first_seen_at=now, last_seen_at=now)
         session.add(h)
         new.append(h)
@@ -168,11 +173,10 @@ async def _record_hits(session: Any, actor: Actor, settings: Settings, run: Coll
     await session.flush()
     # One 核查指令 per station and hit group: a same-room-night group is one order, not one per person, and
     # a record that several rules hit (a fugitive's car at a checkpoint) is one order at the most urgent terms.
-    by_code = {r.code: r for r in rules.rules}
     texts = {r["hit_key"]: r["instruction"] for r in rows}
     groups: dict[tuple[int, str], list[CollisionHit]] = defaultdict(list)
     for h in new:
-        if h.org_id is not None:
+        if h.org_id is not None and h.status == "new":
             groups[(h.org_id, h.group_key or f"{h.source}:{h.record_id}:{h.person_id}")].append(h)
     n_orders = 0
     for (org_id, _g), hits in groups.items():

@@ -17,7 +17,7 @@ const LEAD_SOURCES = ["群众举报", "特情", "网络巡查", "研判发现", 
 const LEAD_STATUSES = ["new", "verifying", "confirmed", "dismissed"];
 const CREDIBILITY = ["A", "B", "C", "D"];
 const SOURCES = ["hotel_checkin", "internet_cafe", "checkpoint_pass", "transport_ticket"];
-const HIT_STATUSES = ["new", "instructed", "no_station"];
+const HIT_STATUSES = ["new", "instructed", "no_station", "historical"];
 const TABS = ["persons", "hits", "ingest", "trajectory", "relations", "origin", "copresence", "series", "leads"];
 const KINDS = ["co_stay", "co_travel", "shared_phone", "shared_address", "family", "co_offending"];
 const PURPOSE_KEY = "zhihui.intel.purpose";
@@ -110,6 +110,7 @@ register({
   "h.needpurpose": ["比中记录含人员信息：填写查询事由后点“刷新”查看", "Hits name persons: enter the purpose, then Refresh"],
   "trigger.manual": ["手动", "Manual"], "trigger.ingest": ["导入", "Import"], "trigger.schedule": ["定时", "Scheduled"],
   "hs.new": ["新比中", "New"], "hs.instructed": ["已下发指令", "Order sent"], "hs.no_station": ["无责任单位", "No station"],
+  "hs.historical": ["历史比中（记录已过时效，未派指令）", "Past record (too old for an order)"],
   "m.exact_id": ["证件号一致", "Same ID"], "m.exact_phone": ["手机号一致", "Same phone"], "m.exact_plate": ["车牌一致", "Same plate"],
   "m.fuzzy_identity": ["身份模糊比中", "Fuzzy identity"],
   "order.overdue": ["超时", "overdue"], "order.n": ["指令#{id}", "Order #{id}"],
