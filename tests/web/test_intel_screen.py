@@ -448,3 +448,44 @@ def test_list_import(live_server: Any, new_page: Any, shot: Any) -> None:
     sign_in(lead, base, "lingdao")
     expect(lead.get_by_test_id("readonly")).to_be_visible()
     expect(lead.get_by_test_id("person-import")).to_have_count(0)
+
+
+def test_order_for_a_past_record(live_server: Any, new_page: Any, shot: Any) -> None:
+    """A record too old for an automatic order is a 历史比中; the analyst sends a 核查指令 for it from the hits list
+    (研判下发) to a chosen station (runs after the desk test: the person is on the 在逃 list)."""
+    import httpx
+
+    base = live_server.url
+    tok = token(base, "yanpan")
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=["kind", "at", "person_id", "id_number", "plate", "venue_code", "venue_name",
+                                        "lat", "lon", "detail"])
+    w.writeheader()
+    w.writerow({"kind": "internet_cafe", "at": (NOW - timedelta(days=20)).isoformat(), "person_id": "p1",
+                "id_number": PERSON_ID, "plate": "", "venue_code": "NB-T-009", "venue_name": "旧日网吧",
+                "lat": 22.5400, "lon": 114.0300, "detail": json.dumps({"seat": "B01"})})
+    r = httpx.post(f"{base}/api/v1/intel/ingest", headers={"Authorization": f"Bearer {tok}"},
+                   files={"file": ("old.csv", buf.getvalue().encode("utf-8"), "text/csv")},
+                   data={"mapping": "sim_activities"}, timeout=60)
+    assert r.status_code == 201 and r.json()["collision"]["instructions"] == 0, r.text
+    page = new_page(1280, 900)
+    sign_in(page, base, "yanpan")
+    page.get_by_test_id("purpose").fill(PURPOSE)
+    page.get_by_test_id("tab-hits").click()
+    page.get_by_test_id("hit-status").select_option("historical")
+    page.get_by_test_id("hits-refresh").click()
+    row = page.locator("[data-testid=hit-row]", has_text="旧日网吧").first
+    expect(row).to_contain_text("历史比中")
+    row.get_by_test_id("hit-instruct").click()
+    expect(row.get_by_test_id("hit-instruct-org")).not_to_have_value("")  # the place's station, found at ingest
+    row.get_by_test_id("hit-instruct-org").select_option("")
+    row.get_by_test_id("hit-instruct-send").click()
+    expect(row.get_by_test_id("hit-instruct-error")).to_contain_text("请选择责任单位")
+    row.get_by_test_id("hit-instruct-org").select_option(label="香蜜湖派出所")
+    row.get_by_test_id("hit-instruct-note").fill("请走访该网吧调取登记")
+    row.get_by_test_id("hit-instruct-send").click()
+    expect(row).to_contain_text("已下发指令")
+    expect(row.get_by_test_id("hit-instruct")).to_have_count(0)
+    shot(page, "23-intel-hit-order")
+    orders = get(base, "/instructions", tok, kind="verify")
+    assert any("研判下发" in o["content"] and "请走访该网吧调取登记" in o["content"] for o in orders)

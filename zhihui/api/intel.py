@@ -298,6 +298,23 @@ async def hits(request: Request, actor: Annotated[Actor, Depends(require(*ANALYS
                 for h, n, c in rows]
 
 
+class HitOrderIn(StrictModel):
+    org_id: int
+    feedback_minutes: int | None = Field(default=None, ge=1, le=7 * 24 * 60)
+    note: str = Field(default="", max_length=500)
+
+
+@router.post("/hits/{hit_id}/instruct", status_code=201)
+async def instruct_hit(request: Request, hit_id: int, body: HitOrderIn,
+                       actor: Annotated[Actor, Depends(require(*EDITORS))]) -> dict:
+    """研判下发: a 核查指令 for a hit that got none (no station for its place, or a record too old for an
+    automatic order), to the station the analyst chooses."""
+    async with unit_of_work(request) as session:
+        h = await service.instruct_hit(session, actor, settings_of(request), hit_id, body.org_id,
+                                       feedback_minutes=body.feedback_minutes, note=body.note)
+        return service.hit_out(h)
+
+
 # --- tactics over the activity data --------------------------------------------------------------------------
 
 

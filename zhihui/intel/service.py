@@ -200,6 +200,40 @@ async def _record_hits(session: Any, actor: Actor, settings: Settings, run: Coll
     return new, n_orders
 
 
+async def instruct_hit(session: Any, actor: Actor, settings: Settings, hit_id: int, org_id: int, *,
+                       feedback_minutes: int | None = None, note: str = "") -> CollisionHit:
+    """研判下发: an analyst sends a 核查指令 for a hit that got none — no station was found for its place
+    (no_station), or its record was too old for an order (historical) but the analyst judges it worth a
+    check. The hit then points at the order, like the run's own."""
+    from zhihui.core.errors import DomainError, InvalidInput, NotFound
+    from zhihui.intel.schema import SOURCES
+
+    h = await session.get(CollisionHit, hit_id, with_for_update=True)
+    if h is None:
+        raise NotFound("collision_hit", hit_id)
+    if h.instruction_id is not None:
+        raise DomainError(f"hit #{hit_id} already has an order (#{h.instruction_id})", code="instructed")
+    org = await session.get(Org, org_id)
+    if org is None:
+        raise InvalidInput("org_id", f"no organ with id {org_id}")
+    rule = next((r for r in load_rules().rules if r.code == h.rule_code), None)
+    minutes = feedback_minutes or (rule.instruction.feedback_minutes if rule else 60)
+    person = await session.get(KeyPerson, h.person_id)
+    who = f"{person.name}（{person.category}，在册证号{person.id_number or '—'}）" if person else f"人员#{h.person_id}"
+    when = as_utc(h.at).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    place = f"{h.venue_name or '—'}{(' ' + h.room + '房') if h.room else ''}（{SOURCES.get(h.source, h.source)}）"
+    content = (f"【研判下发·{rule.name if rule else h.rule_code}】{who}于{when}出现在{place}。"
+               f"命中依据：{'、'.join(h.reasons or []) or '—'}。{note.strip()}\n（请于{minutes}分钟内核查反馈）")
+    instr = await instructions.issue_to_org(
+        session, actor, settings, kind=InstructionKind.VERIFY, org_id=org.id, org_name=org.name, content=content,
+        urgent=bool(rule and rule.priority == "urgent"), feedback_seconds=minutes * 60)
+    previous = h.status
+    h.instruction_id, h.org_id, h.status = instr.id, h.org_id or org.id, "instructed"
+    audit.append(session, actor, "collision.instruct", component=COMPONENT, target_type="collision_hit",
+                 target_id=h.id, detail={"org_id": org.id, "instruction_id": instr.id, "was": previous})
+    return h
+
+
 def hit_out(h: CollisionHit) -> dict[str, Any]:
     return {k: getattr(h, k) for k in (
         "id", "hit_key", "run_id", "last_run_id", "rule_code", "person_id", "record_id", "source", "at", "match_type",

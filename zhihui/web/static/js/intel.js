@@ -104,6 +104,8 @@ register({
     "Run finished: {hits} hits, {new} new, {orders} verification orders (list of {watch}, {rows} records, {s} s)"],
   "h.list": ["比中记录（新发现在前）", "Hits (newest first)"], "h.at": ["活动时间", "Activity time"],
   "h.person": ["人员", "Person"], "h.rule": ["规则", "Rule"], "h.match": ["比中方式", "Match"], "h.reasons": ["比中依据", "Reasons"],
+  "h.instruct": ["研判下发", "Send an order"], "h.instruct.send": ["下发核查指令", "Send verification order"],
+  "h.instruct.note": ["补充要求", "Instructions"], "h.instruct.org": ["请选择责任单位", "Choose the station"],
   "h.instruction": ["核查指令", "Verification order"], "h.found": ["发现时间", "Found"], "h.runs": ["最近比对", "Recent runs"],
   "h.trigger": ["触发", "Trigger"], "h.hitsnew": ["比中 / 新增", "Hits / new"],
   "h.rows": ["比对记录数", "Records compared"], "h.noorder": ["未下发", "None"],
@@ -445,7 +447,31 @@ function Persons({ editor, need, orgs, onTrajectory }) {
 
 // --- 比中预警 -------------------------------------------------------------------------------------------------
 
-function Hits({ editor, need, purposeOk, active, orgName, orders, reloadOrders }) {
+// 研判下发: a 核查指令 for a hit that got none (no station for its place, or a record too old for an order).
+function HitOrder({ hit, orgs, onSent }) {
+  const [open, setOpen] = useState(false);
+  const [org, setOrg] = useState(hit.org_id ? String(hit.org_id) : "");
+  const [note, setNote] = useState("");
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  if (!open) return html`<button type="button" class="small" data-testid="hit-instruct" onClick=${() => setOpen(true)}>${t("h.instruct")}</button>`;
+  const send = async (e) => {
+    e.preventDefault();
+    if (!org) { setError(t("h.instruct.org")); return; }
+    setBusy(true); setError(null);
+    try { onSent(await api(`/intel/hits/${hit.id}/instruct`, { method: "POST", body: { org_id: Number(org), note: note.trim() } })); }
+    catch (err) { setError(errText(err)); } finally { setBusy(false); }
+  };
+  return html`<form class="inline-form" data-testid="hit-instruct-form" onSubmit=${send}>
+    <label>${t("common.station")}<${StationSelect} orgs=${orgs} value=${org} onChange=${setOrg} testid="hit-instruct-org" /></label>
+    <label>${t("h.instruct.note")}<input data-testid="hit-instruct-note" value=${note} maxlength="500" onInput=${(e) => setNote(e.target.value)} /></label>
+    <button class="primary small" data-testid="hit-instruct-send" disabled=${busy}>${t("h.instruct.send")}</button>
+    <button type="button" class="small" onClick=${() => setOpen(false)}>${t("common.cancel")}</button>
+    <${Err} error=${error} testid="hit-instruct-error" />
+  </form>`;
+}
+
+function Hits({ editor, need, purposeOk, active, orgName, orgs, orders, reloadOrders }) {
   const [status, setStatus] = useState("");
   const [rows, setRows] = useState(null);
   const [runs, setRuns] = useState([]);
@@ -501,7 +527,8 @@ function Hits({ editor, need, purposeOk, active, orgName, orders, reloadOrders }
           <td class="wrap">${label("src.", h.source)}<br />${h.venue_name || ""}${h.room ? " " + h.room : ""}</td>
           <td>${orgName(h.org_id) || "—"}</td>
           <td class="wrap"><${OrderCell} id=${h.instruction_id} orders=${orders} /></td>
-          <td>${label("hs.", h.status)}</td></tr>`)}</tbody></table></div>`}
+          <td>${label("hs.", h.status)}${editor && !h.instruction_id && (h.status === "historical" || h.status === "no_station") && html`<br />
+            <${HitOrder} hit=${h} orgs=${orgs} onSent=${(x) => { setRows((rs) => rs.map((y) => (y.id === x.id ? { ...y, ...x } : y))); reloadOrders(); }} />`}</td></tr>`)}</tbody></table></div>`}
     </section>`}
     ${runs.length > 0 && html`<section class="card" data-testid="runs" aria-labelledby="runs-h">
       <h2 id="runs-h">${t("h.runs")}</h2>
@@ -1321,7 +1348,7 @@ function Intel({ user }) {
           data-testid=${"tab-" + k} onClick=${() => setTab(k)}>${t("tab." + k)}</button>`)}
       </div>
       ${panel("persons", html`<${Persons} editor=${editor} need=${need} orgs=${orgs} onTrajectory=${onTrajectory} />`)}
-      ${panel("hits", html`<${Hits} editor=${editor} need=${need} purposeOk=${purposeOk} active=${tab === "hits"} orgName=${orgName}
+      ${panel("hits", html`<${Hits} editor=${editor} need=${need} purposeOk=${purposeOk} active=${tab === "hits"} orgName=${orgName} orgs=${orgs}
         orders=${orders} reloadOrders=${reloadOrders} />`)}
       ${panel("ingest", html`<${Ingest} editor=${editor} active=${tab === "ingest"} />`)}
       ${panel("trajectory", html`<${Trajectory} need=${need} active=${tab === "trajectory"} preset=${preset} />`)}
