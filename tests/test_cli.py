@@ -169,6 +169,16 @@ def test_intel_tactics_commands(db_url: str, tmp_path: Path) -> None:
     r = run(env, "intel", "origin", "--prefixes", a[:4], "--since", "2026-01-01", "--until", "2026-02-01",
             "--json", *p)
     assert r.returncode == 0 and json.loads(r.stdout)["rows"], r.stderr
+    # A bureau's own 高危地区名单 file (ZHIHUI_ORIGIN_LISTS): the search by the list's code.
+    (tmp_path / "origins.yaml").write_text(
+        f"version: 1\nlists:\n  - code: OWN_LIST\n    name: 本局名单\n    crime: 盗窃\n    prefixes: ['{a[:4]}']\n",
+        encoding="utf-8")
+    own = {**env, "ZHIHUI_ORIGIN_LISTS": str(tmp_path / "origins.yaml")}
+    r = run(own, "intel", "origin", "--list", "OWN_LIST", "--since", "2026-01-01", "--until", "2026-02-01",
+            "--json", *p)
+    assert r.returncode == 0 and json.loads(r.stdout)["rows"] and json.loads(r.stdout)["list"]["name"] == "本局名单"
+    r = run(own, "intel", "origin", "--list", "DEMO_FRAUD", "--since", "2026-01-01", "--until", "2026-02-01", *p)
+    assert r.returncode == 2 and r.stderr.startswith("error: list: ") and "OWN_LIST" in r.stderr, r.stderr
     # Bad input: the field is named, no traceback.
     r = run(env, "intel", "origin", "--prefixes", "4x", "--since", "2026-01-01", "--until", "2026-02-01", *p)
     assert r.returncode == 2 and "prefixes" in r.stderr and "Traceback" not in r.stderr, r.stderr

@@ -174,11 +174,14 @@ def test_analyst_desk(live_server: Any, new_page: Any, shot: Any) -> None:
 
     # 高危地区: the 43 (湖南) prefix finds the person's two days of activity.
     page.get_by_test_id("tab-origin").click()
+    page.get_by_test_id("origin-list").select_option("DEMO_THEFT")  # a 高危地区名单 fills in its codes
+    expect(page.get_by_test_id("origin-prefixes")).to_have_value("43,4505")
     page.get_by_test_id("origin-prefixes").fill("43")
     page.get_by_test_id("origin-since").fill((NOW - timedelta(days=6)).strftime("%Y-%m-%d"))
     page.get_by_test_id("origin-submit").click()
     expect(page.locator("[data-testid=origin-row]")).to_have_count(2)
     expect(page.get_by_test_id("origin")).to_contain_text("测试福华宾馆")
+    expect(page.get_by_test_id("origin")).to_contain_text("湖南省")  # the code's region, named
 
     # 线索 → 核查指令 to a station.
     page.get_by_test_id("tab-leads").click()

@@ -354,13 +354,25 @@ async def co_presence(request: Request, body: CoPresenceBody,
                                      dt_minutes=body.dt_minutes, dd_m=body.dd_m, k=body.k)
 
 
+@router.get("/origin/lists")
+async def origin_lists(_actor: Annotated[Actor, Depends(require(*ANALYSTS))]) -> list[dict]:
+    """高危地区名单: the named lists of 户籍 regions per crime type (data: zhihui/intel/origins.yaml)."""
+    from zhihui.intel import origins
+
+    return [origins.list_out(x) for x in origins.load_lists().values()]
+
+
 @router.get("/origin")
 async def high_risk_origin(request: Request, actor: Annotated[Actor, Depends(require(*ANALYSTS))],
-                           purpose: PurposeQ, prefixes: Annotated[str, Query(pattern=r"^\d{2,6}(,\d{2,6})*$")],
-                           since: datetime, until: datetime, sources: str | None = None) -> dict:
-    """高危地区检索: local activity of persons whose ID region code (GB/T 2260) starts with the prefixes."""
+                           purpose: PurposeQ, since: datetime, until: datetime,
+                           prefixes: Annotated[str | None, Query(pattern=r"^\d{2,6}(,\d{2,6})*$")] = None,
+                           sources: str | None = None,
+                           list_code: Annotated[str | None, Query(alias="list", max_length=48)] = None) -> dict:
+    """高危地区检索: local activity of persons whose ID region code (GB/T 2260) starts with the prefixes, or with
+    those of a 高危地区名单 (`list`)."""
     return await lookups.high_risk_origin(db_of(request), settings_of(request), actor, purpose=purpose,
-                                          prefixes=prefixes, since=since, until=until, sources=sources)
+                                          prefixes=prefixes, since=since, until=until, sources=sources,
+                                          list_code=list_code)
 
 
 @router.get("/series/suggest")

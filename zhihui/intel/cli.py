@@ -187,7 +187,7 @@ def _co_presence(args: argparse.Namespace) -> int:
 
 def _origin(args: argparse.Namespace) -> int:
     out = _lookup("high_risk_origin", actor=_actor(args), purpose=args.purpose, prefixes=args.prefixes,
-                  since=args.since, until=args.until, sources=args.sources)
+                  since=args.since, until=args.until, sources=args.sources, list_code=args.list)
     return _report(args, out, f"{len(out['rows'])} records of persons from {','.join(out['prefixes'])}", out["rows"])
 
 
@@ -324,7 +324,8 @@ def register(sub: Any) -> None:
     cp.add_argument("-k", type=int, default=2, help="present near at least k cases")
     _common(cp, _co_presence)
     o = isub.add_parser("origin", help="高危地区检索: local activity of persons from the given region codes")
-    o.add_argument("--prefixes", required=True, help="GB/T 2260 prefixes, 2/4/6 digits, comma-separated")
+    o.add_argument("--prefixes", help="GB/T 2260 prefixes, 2/4/6 digits, comma-separated")
+    o.add_argument("--list", help="a 高危地区名单's code (zhihui/intel/origins.yaml), instead of or besides --prefixes")
     o.add_argument("--since", type=_when, required=True)
     o.add_argument("--until", type=_when, required=True)
     o.add_argument("--sources", help="hotel_checkin,internet_cafe,… (default all)")

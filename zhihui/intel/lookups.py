@@ -156,13 +156,26 @@ async def co_presence(db: Database, settings: Settings, actor: Actor, *, purpose
 
 
 async def high_risk_origin(db: Database, settings: Settings, actor: Actor, *, purpose: str,
-                           prefixes: Sequence[str] | str, since: datetime, until: datetime,
-                           sources: Sequence[str] | str | None = None) -> dict[str, Any]:
-    """Local activity of persons whose ID region code (GB/T 2260) starts with one of the prefixes."""
+                           prefixes: Sequence[str] | str | None = None, since: datetime, until: datetime,
+                           sources: Sequence[str] | str | None = None,
+                           list_code: str | None = None) -> dict[str, Any]:
+    """Local activity of persons whose ID region code (GB/T 2260) starts with one of the prefixes, or with one
+    of a named 高危地区名单's (`list_code`, see zhihui.intel.origins)."""
+    from zhihui.intake.text.ids import region_name
+    from zhihui.intel import origins
+
     purpose = check_purpose(purpose)
-    pre = [p.strip() for p in (prefixes.split(",") if isinstance(prefixes, str) else prefixes) if p.strip()]
+    pre = [p.strip() for p in ((prefixes or "").split(",") if isinstance(prefixes, str) or prefixes is None
+                               else prefixes) if p.strip()]
+    named = None
+    if list_code:
+        lists = origins.load_lists()
+        named = lists.get(list_code)
+        if named is None:
+            raise InvalidInput("list", f"no 高危地区名单 '{list_code}'; known: {', '.join(lists) or 'none'}")
+        pre = list(dict.fromkeys([*named.prefixes, *pre]))
     if not pre:
-        raise InvalidInput("prefixes", "give region code prefixes, e.g. 4508,4509")
+        raise InvalidInput("prefixes", "give region code prefixes, e.g. 4508,4509, or a list")
     for p in pre:
         if not p.isdigit() or len(p) not in (2, 4, 6):
             raise InvalidInput("prefixes", f"'{p}': region prefixes are 2, 4 or 6 digits (GB/T 2260)")
@@ -180,8 +193,9 @@ async def high_risk_origin(db: Database, settings: Settings, actor: Actor, *, pu
 
     rows = await asyncio.to_thread(run)
     await _audit(db, actor, "person.origin_search", "activity", {"purpose": purpose, "prefixes": pre,
-                                                                  "rows": len(rows)})
-    return {"prefixes": pre, "rows": rows}
+                                                                  "list": list_code, "rows": len(rows)})
+    return {"prefixes": pre, "regions": {p: region_name(p) for p in pre},
+            "list": origins.list_out(named) if named else None, "rows": rows}
 
 
 # --- 关系人员倒查 ----------------------------------------------------------------------------------------------

@@ -118,6 +118,14 @@ def _region(code: str, year: int) -> tuple[str | None, bool]:
     return "".join(parts), code not in data.current
 
 
+def region_name(prefix: str, year: int | None = None) -> str | None:
+    """The name of a GB/T 2260 province (2 digits), city (4) or county (6), e.g. "4508" → 广西壮族自治区贵港市;
+    None when the data has no such division."""
+    if not (prefix.isdigit() and len(prefix) in (2, 4, 6)):
+        return None
+    return _region(prefix.ljust(6, "0"), year or date.today().year)[0]
+
+
 def _p(code: str, message: str, message_en: str) -> Problem:
     return Problem(code=code, message=message, message_en=message_en)
 

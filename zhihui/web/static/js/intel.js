@@ -144,6 +144,7 @@ register({
   "t.room": ["房间/座位", "Room / seat"], "t.matched": ["比中项", "Matched by"], "t.map": ["轨迹地图", "Trajectory map"],
   "t.nocoord": ["无坐标", "no coordinates"],
   "o.prefixes": ["地区代码（身份证前2/4/6位）", "Region codes (first 2/4/6 ID digits)"], "o.sources": ["数据类别", "Kinds"],
+  "o.list": ["高危地区名单", "High-risk list"], "o.list.none": ["（自行输入代码）", "(type the codes)"],
   "o.prefix": ["地区代码", "Region"], "o.day": ["日期", "Day"], "o.records": ["记录数", "Records"], "o.persons": ["人数", "Persons"],
   "o.prefix_persons": ["该地区总人数", "Persons of the region"], "o.rows": ["检索结果（{n}条）", "Results ({n})"],
   "c.incidents": ["警情ID", "Incident IDs"], "c.cases": ["自定义案件", "Other cases"],
@@ -726,6 +727,16 @@ function Trajectory({ need, active, preset }) {
 
 function Origin({ need }) {
   const [prefixes, setPrefixes] = useState("");
+  const [lists, setLists] = useState([]);
+  const [listCode, setListCode] = useState("");
+  const [regions, setRegions] = useState({});
+  useEffect(() => { api("/intel/origin/lists").then(setLists).catch(() => {}); }, []);
+  // A 高危地区名单 fills the codes; the analyst may still add or remove some before searching.
+  const pick = (code) => {
+    setListCode(code);
+    const l = lists.find((x) => x.code === code);
+    if (l) setPrefixes(l.regions.map((r) => r.prefix).join(","));
+  };
   const [since, setSince] = useState(() => toDateInput(new Date(platformNow() - 6 * DAY_MS)));
   const [until, setUntil] = useState(() => toDateInput(new Date(platformNow())));
   const [sources, setSources] = useState([]);
@@ -742,6 +753,7 @@ function Origin({ need }) {
       const r = await api("/intel/origin", { query: { purpose, prefixes: pre, since: fromDateInput(since).toISOString(),
         until: new Date(fromDateInput(until).getTime() + DAY_MS).toISOString(), sources: sources.join(",") } });
       setRows(r.rows);
+      setRegions(r.regions || {});
     } catch (err) {
       const f = fieldOf(err);
       if (err.status === 422 && f === "prefixes") setErrors({ prefixes: fieldMessage(err) });
@@ -751,6 +763,9 @@ function Origin({ need }) {
   const toggle = (s) => setSources((x) => (x.includes(s) ? x.filter((y) => y !== s) : [...x, s]));
   return html`<div>
     <form class="controls" onSubmit=${submit}>
+      ${lists.length > 0 && html`<label>${t("o.list")}<select data-testid="origin-list" value=${listCode} onChange=${(e) => pick(e.target.value)}>
+        <option value="">${t("o.list.none")}</option>
+        ${lists.map((l) => html`<option value=${l.code} title=${l.source}>${l.name}</option>`)}</select></label>`}
       <label class="grow">${t("o.prefixes")}<input data-testid="origin-prefixes" value=${prefixes} placeholder="43,4509" required
         onInput=${(e) => setPrefixes(e.target.value)} inputmode="numeric" autocomplete="off" aria-invalid=${errors.prefixes ? "true" : "false"}
         aria-describedby=${errors.prefixes ? "err-prefixes" : undefined} /><${FieldErr} id="prefixes" error=${errors.prefixes} /></label>
@@ -767,7 +782,7 @@ function Origin({ need }) {
       ${rows.length === 0 ? html`<p>${t("common.none")}</p>` : html`<div class="scroll"><table>
         <thead><tr><th>${t("o.prefix")}</th><th>${t("o.day")}</th><th>${t("common.place")}</th><th>${t("common.source")}</th>
           <th>${t("o.records")}</th><th>${t("o.persons")}</th><th>${t("o.prefix_persons")}</th></tr></thead>
-        <tbody>${rows.map((r) => html`<tr data-testid="origin-row"><td class="mono">${r.region_prefix}</td><td>${r.local_day}</td>
+        <tbody>${rows.map((r) => html`<tr data-testid="origin-row"><td><span class="mono">${r.region_prefix}</span> ${regions[r.region_prefix] || ""}</td><td>${r.local_day}</td>
           <td>${r.venue_name || r.venue_code}</td><td>${label("src.", r.source)}</td><td>${r.records}</td><td>${r.persons}</td>
           <td>${r.prefix_persons}</td></tr>`)}</tbody></table></div>`}
     </section>`}
