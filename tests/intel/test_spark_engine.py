@@ -18,9 +18,11 @@ from zhihui.intel.rules import load_rules
 from zhihui.intel.tactics import (
     DuckDBEngine,
     SparkEngine,
+    clear_watch_cache,
     co_presence,
     collide,
     high_risk_origin,
+    prepare_watch,
     spark_session,
     to_spark,
     trajectory,
@@ -122,6 +124,23 @@ def test_collide_equal_on_stored_keys(engines, tmp_path_factory):
         b = collide(eng, load_rules())
     same(a, b, ["hit_key"])
     same(a, collide(duck, load_rules()), ["hit_key"])
+
+
+def test_collide_equal_with_the_watch_side_kept(engines, parquet, tmp_path):
+    """Spark's watch side prepared and kept on disk, read back by a later run (as a new process would): the same
+    hits as DuckDB's."""
+    duck, sp = engines
+    want = collide(duck, load_rules())
+    cache = tmp_path / "watch"
+    clear_watch_cache()
+    with SparkEngine(*parquet.values(), spark=sp.spark, watch_cache=cache) as eng:
+        assert prepare_watch(eng, load_rules()) is not None
+    clear_watch_cache()
+    stats: dict = {}
+    with SparkEngine(*parquet.values(), spark=sp.spark, watch_cache=cache) as eng:
+        got = collide(eng, load_rules(), stats=stats)
+    assert stats["watch_cached"]
+    same(want, got, ["hit_key"])
 
 
 def test_trajectory_equal(engines):

@@ -26,11 +26,14 @@ from zhihui.intel.tactics import (
     SCORE_COLUMNS,
     SCORE_ROWS_SQL,
     DuckDBEngine,
+    clear_watch_cache,
     co_presence,
     collide,
     frame_rescorer,
     high_risk_origin,
+    prepare_watch,
     trajectory,
+    watch_fingerprint,
 )
 
 CST = timedelta(hours=8)
@@ -410,6 +413,75 @@ def test_a_key_is_only_a_candidate_the_strings_decide(tmp_path):
         got = collide(eng, load_rules(), stats=stats)
     assert "K3" not in got.column("record_id").to_pylist() and "C2" not in got.column("record_id").to_pylist()
     assert got.equals(collide(DuckDBEngine(*build_tables().values(), threads=1), load_rules()))
+
+
+# --- the watch side kept per list version ------------------------------------------------------------------
+
+
+def _write_lists(root: Path, watchlist: pa.Table, watch_keys: pa.Table) -> tuple[Path, Path]:
+    root.mkdir(parents=True, exist_ok=True)
+    pq.write_table(watchlist, root / "watchlist.parquet")
+    pq.write_table(watch_keys, root / "watch_keys.parquet")
+    return root / "watchlist.parquet", root / "watch_keys.parquet"
+
+
+def test_watch_side_cached_by_content(tmp_path, hits):
+    """A run over an unchanged list (the same bytes, re-exported under another name) reads the watch side from the
+    cache and finds the same hits; a changed list (one ID, one category) is computed afresh, as a new engine finds
+    it, and replaces the older entry."""
+    t = build_tables()
+    cache = tmp_path / "cache"
+    wl, keys = _write_lists(tmp_path / "a", t["watchlist"], t["watch_keys"])
+    clear_watch_cache()
+    with DuckDBEngine(t["activity"], str(wl), str(keys), threads=1, watch_cache=cache) as eng:
+        key = prepare_watch(eng, load_rules())
+        assert key == watch_fingerprint(eng, load_rules()) and (cache / key).is_dir()
+    for memo in (True, False):  # from this process, then as a new process would: from the files
+        if not memo:
+            clear_watch_cache()
+        wl2, keys2 = _write_lists(tmp_path / "b", t["watchlist"], t["watch_keys"])  # the same content, anew
+        stats: dict = {}
+        with DuckDBEngine(t["activity"], str(wl2), str(keys2), threads=1, watch_cache=cache) as eng:
+            assert watch_fingerprint(eng, load_rules()) == key
+            assert collide(eng, load_rules(), stats=stats).equals(hits)
+        assert stats["watch_cached"]
+    # the list changes: 张三's listed ID gets a digit wrong, 李四 moves to another list
+    rows = t["watchlist"].to_pylist()
+    rows[0]["id_number"] = P1_ID[:-2] + ("0" if P1_ID[-2] != "0" else "1") + P1_ID[-1]
+    rows[1]["category"] = "盗窃前科"
+    changed = pa.Table.from_pylist(rows, schema=WATCHLIST)
+    krows = [r for r in t["watch_keys"].to_pylist() if r["key_value"] != P1_ID]
+    krows.append({"person_key": "1", "key_type": "id_number", "key_value": rows[0]["id_number"]})
+    changed_keys = pa.Table.from_pylist(krows, schema=WATCH_KEYS)
+    wl3, keys3 = _write_lists(tmp_path / "c", changed, changed_keys)
+    with DuckDBEngine(t["activity"], changed, changed_keys, threads=1) as eng:  # Arrow lists: nothing cached
+        clear_watch_cache()
+        want = collide(eng, load_rules())
+    assert not want.equals(hits)
+    for cached in (False, True):  # computed and stored; then read back by the next run
+        stats = {}
+        with DuckDBEngine(t["activity"], str(wl3), str(keys3), threads=1, watch_cache=cache) as eng:
+            assert watch_fingerprint(eng, load_rules()) != key
+            assert collide(eng, load_rules(), stats=stats).equals(want)
+        assert stats["watch_cached"] is cached
+        clear_watch_cache()
+    assert [p.name for p in cache.iterdir()] == [watch_fingerprint(eng, load_rules())]  # the old entry is gone
+
+
+def test_watch_fingerprint_covers_rules_and_arrow_lists():
+    t = build_tables()
+    with DuckDBEngine(t["activity"], t["watchlist"], t["watch_keys"], threads=1) as eng:
+        a = watch_fingerprint(eng, load_rules())
+        assert a != watch_fingerprint(eng, load_rules().only("KEY_PLATE_CHECKPOINT"))
+    keys = t["watch_keys"].slice(0, t["watch_keys"].num_rows - 1)
+    with DuckDBEngine(t["activity"], t["watchlist"], keys, threads=1) as eng:
+        assert watch_fingerprint(eng, load_rules()) != a
+        clear_watch_cache()
+        want = collide(eng, load_rules())
+    with DuckDBEngine(t["activity"], t["watchlist"], t["watch_keys"], threads=1) as eng:
+        collide(eng, load_rules())  # the full list's tables kept in memory
+    with DuckDBEngine(t["activity"], t["watchlist"], keys, threads=1) as eng:
+        assert collide(eng, load_rules()).equals(want)
 
 
 def _edits(a: str, b: str) -> int:
