@@ -93,7 +93,9 @@ def _collide(activity: Path | list[Path], wl: Path, keys: Path, rules: RuleSet, 
              until: datetime | None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     stats: dict[str, Any] = {}
     src: Any = [str(p) for p in activity] if isinstance(activity, list) else str(activity)
-    with tactics.DuckDBEngine(src, str(wl), str(keys)) as engine:
+    # The watch side prepared once per list version, kept next to the exported list: a scheduled run over an
+    # unchanged list (and the first run after a restart) skips it.
+    with tactics.DuckDBEngine(src, str(wl), str(keys), watch_cache=Path(wl).parent / "prepared") as engine:
         hits = tactics.collide(engine, rules, since=since, until=until, rescore=rescorer(), stats=stats)
     return hits.to_pylist(), stats
 
