@@ -28,7 +28,7 @@ from zhihui.intel.ingest import (
     list_mappings,
     load_mapping,
 )
-from zhihui.intel.normalise import KEYS_META, KEYS_VERSION, activity_keys
+from zhihui.intel.normalise import KEYS_META, KEYS_VERSION, activity_keys, phone_key
 from zhihui.intel.schema import ACTIVITY, ACTIVITY_STORED, SOURCES
 from zhihui.sim.population import generate_population, id_check_digit, write_population
 
@@ -502,3 +502,10 @@ def test_undecodable_cells_quarantine_and_a_wrong_encoding_is_named(tmp_path: Pa
     with pytest.raises(MappingError) as exc:
         ingest(tmp_path / "g.csv", utf8, tmp_path / "out2", today=TODAY)
     assert exc.value.field == "encoding"
+
+
+def test_service_numbers_are_nobodys_phone() -> None:
+    """A key on 12345 or 110 would join every record that mentions the hotline; mobiles and landlines normalise."""
+    assert phone_key("+86 138-0013-8000") == "13800138000"
+    assert phone_key("0755-83201234") == "0755-83201234"
+    assert [phone_key(x) for x in ("12345", "110", "95588", "1380013800", "")] == [None] * 5

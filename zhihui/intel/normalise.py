@@ -74,11 +74,12 @@ def id_key(raw: str | None, *, today: date | None = None) -> tuple[str | None, d
 
 
 def phone_key(raw: str | None) -> str | None:
-    """11-digit mobile or normalised landline; None when unreadable."""
+    """11-digit mobile or normalised landline; None when unreadable. Service and emergency numbers (12345, 110,
+    95588) are nobody's own phone: as a key they would join every record that mentions them."""
     if raw is None or not str(raw).strip():
         return None
     info = parse_phone(str(raw))
-    return info.number if info.valid and info.number else None
+    return info.number if info.valid and info.number and info.kind in ("mobile", "landline") else None
 
 
 def plate_key(raw: str | None) -> str | None:

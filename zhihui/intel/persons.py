@@ -93,15 +93,6 @@ class LeadIn(StrictModel):
         return v
 
 
-def person_phone(raw: str) -> str | None:
-    """A person's own number (mobile or landline), normalised; service and emergency numbers (12345, 110,
-    95588) are nobody's phone and would match every record that mentions them."""
-    from zhihui.intake.text.phones import parse_phone
-
-    info = parse_phone(str(raw))
-    return info.number if info.valid and info.number and info.kind in ("mobile", "landline") else None
-
-
 def _keys(values: Sequence[str], fn: Any, field: str) -> list[str]:
     out = []
     for i, v in enumerate(values):
@@ -133,7 +124,7 @@ def build_person(body: PersonIn, created_by: int | None) -> KeyPerson:
     p = KeyPerson(
         name=body.name, name_key=name_key(body.name), aliases=body.aliases, id_number=idn, other_ids=other,
         birth_date=body.birth_date or birth, sex=body.sex or sex, category=body.category,
-        control_level=body.control_level, phones=_keys(body.phones, person_phone, "phones"),
+        control_level=body.control_level, phones=_keys(body.phones, phone_key, "phones"),
         plates=_keys(body.plates, plate_key, "plates"), addresses=body.addresses,
         hukou_code=idn[:6] if idn else None, org_id=body.org_id, officer=body.officer, status="active",
         note=body.note, created_by=created_by,
@@ -168,7 +159,7 @@ async def update_person(session: AsyncSession, actor: Actor, person_id: int, bod
     changes = body.model_dump(exclude_unset=True)
     if "org_id" in changes:
         await _check_org(session, changes["org_id"])
-    for field, fn in (("phones", person_phone), ("plates", plate_key)):
+    for field, fn in (("phones", phone_key), ("plates", plate_key)):
         if changes.get(field) is not None:
             changes[field] = _keys(changes[field], fn, field)
     for k, v in changes.items():
