@@ -471,6 +471,7 @@ def test_order_for_a_past_record(live_server: Any, new_page: Any, shot: Any) -> 
                    files={"file": ("old.csv", buf.getvalue().encode("utf-8"), "text/csv")},
                    data={"mapping": "sim_activities"}, timeout=60)
     assert r.status_code == 201 and r.json()["collision"]["instructions"] == 0, r.text
+    assert r.json()["collision"]["historical"] >= 1
     page = new_page(1280, 900)
     sign_in(page, base, "yanpan")
     page.get_by_test_id("purpose").fill(PURPOSE)

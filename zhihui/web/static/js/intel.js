@@ -1,7 +1,8 @@
 // 情报研判 (/intel): the analyst's desk over /api/v1/intel — 重点人员 (search, record, add), 比中预警 from batch
 // collision with the 核查指令 they caused, 数据导入 with its quarantine reasons, 人员轨迹 on a small offline map,
 // 关系人员倒查 (a relation graph, chains between two persons, associates' recent records), 高危地区检索, 串并,
-// 串并案 suggestions with their evidence, and 线索. Every person look-up carries the 查询事由 typed once at the top (the server audits it
+// 串并案 suggestions with their evidence, and 线索; lists imported from and exported to spreadsheets (批量导入 / 导出名单),
+// orders sent by hand for hits that got none (研判下发), 高危地区名单 per crime type. Every person look-up carries the 查询事由 typed once at the top (the server audits it
 // and refuses a look-up without one). Times are Beijing time, whatever the workstation's zone.
 import { html, useState, useEffect, useRef, useCallback } from "/static/vendor/preact-htm.mjs";
 import { api, current, logout, seat, ApiError, download } from "./api.js";
@@ -102,6 +103,7 @@ register({
   "h.run": ["立即比对碰撞", "Run collision now"], "h.running": ["比对中…", "Running…"],
   "h.summary": ["比对完成：比中 {hits} 条，新增 {new} 条，下发核查指令 {orders} 条（名单 {watch} 人，记录 {rows} 条，用时 {s} 秒）",
     "Run finished: {hits} hits, {new} new, {orders} verification orders (list of {watch}, {rows} records, {s} s)"],
+  "h.summary.old": ["；其中历史比中 {n} 条（记录已过时效，未派指令）", "; {n} on past records (too old for an order)"],
   "h.list": ["比中记录（新发现在前）", "Hits (newest first)"], "h.at": ["活动时间", "Activity time"],
   "h.person": ["人员", "Person"], "h.rule": ["规则", "Rule"], "h.match": ["比中方式", "Match"], "h.reasons": ["比中依据", "Reasons"],
   "h.instruct": ["研判下发", "Send an order"], "h.instruct.send": ["下发核查指令", "Send verification order"],
@@ -510,7 +512,8 @@ function Hits({ editor, need, purposeOk, active, orgName, orgs, orders, reloadOr
         ${busy ? t("h.running") : t("h.run")}</button>`}
     </form>
     ${summary && html`<p class="notice" role="status" data-testid="run-summary">${t("h.summary", { hits: summary.hits,
-      new: summary.new_hits, orders: summary.instructions, watch: summary.watchlist_size, rows: summary.activity_rows, s: summary.seconds })}</p>`}
+      new: summary.new_hits, orders: summary.instructions, watch: summary.watchlist_size, rows: summary.activity_rows, s: summary.seconds })}${
+      summary.historical ? t("h.summary.old", { n: summary.historical }) : ""}</p>`}
     <${Err} error=${error} testid="hits-error" />
     ${rows === null && !error && html`<p class="note">${t("h.needpurpose")}</p>`}
     ${rows && html`<section class="card" data-testid="hits" aria-labelledby="hits-h">
@@ -608,7 +611,8 @@ function Ingest({ editor, active }) {
       ${reasons.length > 0 && html`<h3>${t("i.reasons")}</h3><table data-testid="reasons">
         <thead><tr><th>${t("i.reason")}</th><th>${t("i.rows")}</th></tr></thead>
         <tbody>${reasons.map(([code, n]) => html`<tr data-testid="reason-row" data-reason=${code}><td>${label("reason.", code)}</td><td>${n}</td></tr>`)}</tbody></table>`}
-      ${col && html`<p class="notice" data-testid="ingest-collision">${t("i.collision", { hits: col.hits, new: col.new_hits, orders: col.instructions })}</p>`}
+      ${col && html`<p class="notice" data-testid="ingest-collision">${t("i.collision", { hits: col.hits, new: col.new_hits, orders: col.instructions })}${
+        col.historical ? t("h.summary.old", { n: col.historical }) : ""}</p>`}
     </section>`}
     <section class="card" data-testid="batches" aria-labelledby="batches-h">
       <h2 id="batches-h">${t("i.batches")}</h2>
