@@ -509,3 +509,42 @@ def test_service_numbers_are_nobodys_phone() -> None:
     assert phone_key("+86 138-0013-8000") == "13800138000"
     assert phone_key("0755-83201234") == "0755-83201234"
     assert [phone_key(x) for x in ("12345", "110", "95588", "1380013800", "")] == [None] * 5
+
+
+def test_foreign_documents_are_kept_and_collide_exactly(tmp_path: Path) -> None:
+    """A foreign guest's passport (证件类型 护照) or a 港澳通行证 is a good row, not a bad ID: kept (upper case, no
+    spaces) for exact matching, and a key person listed by that passport is hit. A mistyped 身份证号 declared as
+    one is still quarantined."""
+    from zhihui.intel.normalise import doc_key
+    from zhihui.intel.rules import load_rules
+    from zhihui.intel.schema import WATCH_KEYS, WATCHLIST
+    from zhihui.intel.tactics import DuckDBEngine, collide
+
+    assert doc_key("e1234567 8") == "E12345678" and doc_key("H12345678") == "H12345678"
+    assert doc_key("P1234567") is None and doc_key("P1234567", "护照") == "P1234567"
+    assert doc_key("12345-ABC", "居民身份证") is None and doc_key("4403041990030712", None) is None
+    rows = [
+        _hotel_row(旅客编号="LK101", 旅客姓名="JOHN SMITH", 证件类型="护照", 证件号码="p 1234 567",
+                   入住时间="2026-01-05 22:00:00", 房间号="0901"),
+        _hotel_row(旅客编号="LK102", 旅客姓名="陈大文", 证件类型="港澳居民来往内地通行证", 证件号码="H87654321",
+                   入住时间="2026-01-05 22:10:00", 房间号="0902"),
+        _hotel_row(旅客编号="LK103", 旅客姓名="刘某", 证件号码="4403041990030712", 入住时间="2026-01-05 22:20:00",
+                   房间号="0903"),  # 16 digits declared a 居民身份证: a bad ID
+    ]  # fmt: skip
+    src = _write_csv(tmp_path / "境外旅客.csv", rows, encoding="gbk")
+    r = ingest(src, "hotel_gb", tmp_path / "out", today=TODAY)
+    _check_accounts(r, 3)
+    assert r.rows_ok == 2 and r.rows_quarantined == 1 and r.reasons == {"bad_id_number": 1}
+    got = {x["record_id"]: x for x in _activity(tmp_path / "out").to_pylist()}
+    assert got["LK101"]["id_number"] == "P1234567" and got["LK101"]["birth_date"] is None
+    assert json.loads(got["LK101"]["detail"])["id_kind"] == "document"
+    assert got["LK102"]["id_number"] == "H87654321"
+
+    wl = pa.Table.from_pylist([{"person_key": "7", "category": "在逃", "id_number": None, "name": "JOHN SMITH",
+                                "name_key": "johnsmith", "birth_date": None, "sex": None, "org_code": None}],
+                              schema=WATCHLIST)
+    keys = pa.Table.from_pylist([{"person_key": "7", "key_type": "id_number", "key_value": "P1234567"}],
+                                schema=WATCH_KEYS)
+    with DuckDBEngine(str(tmp_path / "out" / "activity"), wl, keys, threads=1) as eng:
+        hits = collide(eng, load_rules()).to_pylist()
+    assert {(h["record_id"], h["rule_code"], h["match_type"]) for h in hits} == {("LK101", "FUGITIVE_ANY", "exact_id")}

@@ -175,3 +175,18 @@ async def test_export_is_audited_and_imports_again(app: Any, client: httpx.Async
     r = await client.get("/api/v1/intel/persons/export", params={"purpose": "名单移交核对"},
                          headers=h["call_taker"])
     assert r.status_code == 403
+
+
+def test_a_foreigner_is_listed_by_passport() -> None:
+    """A key person known only by a passport or 通行证 (other_ids), upper-cased for exact matching."""
+    from zhihui.core.errors import InvalidInput
+    from zhihui.intel.persons import PersonIn, build_person
+
+    p = build_person(PersonIn(name="JOHN SMITH", category="在逃", other_ids=["p 1234 567", A]), None)
+    assert p.id_number is None and p.other_ids == ["P1234567", A]
+    try:
+        build_person(PersonIn(name="某人", category="在逃", other_ids=["护照"]), None)
+    except InvalidInput as exc:
+        assert exc.field == "other_ids.0"
+    else:
+        raise AssertionError("a word is no document number")

@@ -49,6 +49,7 @@ from zhihui.intake.text.ids import parse_resident_id
 from zhihui.intel.normalise import (
     KEYS_META,
     KEYS_VERSION,
+    doc_key,
     id_key,
     name_key,
     parquet_options,
@@ -741,6 +742,8 @@ class _Plan:
             consumed.add(m.source_column)
         keep = m.detail_columns if not m.detail_rest else [h for h in header if h and h not in consumed]
         self.detail_idx = [(m.detail_rename.get(h, h), index[h]) for h in keep if h not in m.drop and h in index]
+        # The record's document type (证件类型), where the export has one: says a number is a passport, not a bad ID.
+        self.doc_type_idx = next((i for k, i in self.detail_idx if k == "id_type"), None)
         self.raw_idx = [(h, i) for i, h in enumerate(header) if h not in m.drop]
         self.convert = _CRS[m.coords]
         self.org_cache: dict[tuple[float, float], str | None] = {}
@@ -834,6 +837,11 @@ class _Plan:
 
         if (raw_id := vals.get("id_number")) is not None:
             number, birth, sex, problem = _id_cached(str(raw_id), self.today)
+            if number is None:  # a passport or permit is a document too: kept for exact matching, no birth or sex
+                declared = row[self.doc_type_idx] if self.doc_type_idx is not None else None
+                number = doc_key(str(raw_id), None if declared is None else str(declared))
+                if number is not None:
+                    detail["id_kind"] = "document"
             if number is None:
                 if "id_number" in required:
                     fatal.append(_Problem("id_number", "bad_id_number", f"{raw_id!r}", f"{raw_id!r}"))

@@ -26,6 +26,7 @@ __all__ = [
     "KEYS_VERSION",
     "activity_keys",
     "block_keys",
+    "doc_key",
     "hash64",
     "hash_key",
     "id_key",
@@ -71,6 +72,28 @@ def id_key(raw: str | None, *, today: date | None = None) -> tuple[str | None, d
         return rid.number, None, None
     sex = {"男": "M", "女": "F"}.get(rid.sex or "")
     return rid.number, rid.birth_date, sex
+
+
+# Document types that are the resident ID itself (the 证件类型 column of 旅馆业 and ticketing exports).
+RESIDENT_DOC_TYPES = frozenset({"身份证", "居民身份证", "二代身份证", "临时身份证", "临时居民身份证", "11", "111"})
+# Numbers that are a document without a stated type: 中国护照 (E, EA…, G), 港澳居民来往内地通行证 (H, M).
+_DOC_PATTERNS = (re.compile(r"^E[A-Z]?\d{7,8}$"), re.compile(r"^G\d{8}$"), re.compile(r"^[HM]\d{8}(\d{2})?$"))
+_DOC_CHARS = re.compile(r"^[A-Z0-9]{5,20}$")
+
+
+def doc_key(raw: str | None, declared: str | None = None) -> str | None:
+    """A non-resident document's number (passport, 港澳/台湾通行证, a foreigner's card), upper case without spaces or
+    dashes, for exact matching; None if it is not one. With `declared` (the record's document type) any type but
+    the resident ID accepts 5-20 letters and digits; without it only the unmistakable Chinese passport and 港澳
+    permit forms do, so a mistyped 身份证号 is not taken for a passport."""
+    if raw is None:
+        return None
+    s = re.sub(r"[\s\-]", "", str(raw)).upper()
+    if not _DOC_CHARS.match(s) or not any(c.isdigit() for c in s):
+        return None
+    if declared is not None and str(declared).strip() and str(declared).strip() not in RESIDENT_DOC_TYPES:
+        return s
+    return s if any(p.match(s) for p in _DOC_PATTERNS) else None
 
 
 def phone_key(raw: str | None) -> str | None:

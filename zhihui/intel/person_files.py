@@ -41,7 +41,7 @@ HEADERS: dict[str, tuple[str, ...]] = {
     "name": ("姓名", "名字", "name"),
     "id_number": ("身份证号", "身份证号码", "公民身份号码", "证件号码", "身份证", "id_number", "id"),
     "aliases": ("别名", "曾用名", "绰号", "化名", "aliases"),
-    "other_ids": ("其他证件号", "其他身份证号", "other_ids"),
+    "other_ids": ("其他证件号", "其他证件号码", "其他身份证号", "护照号码", "护照号", "other_ids"),
     "birth_date": ("出生日期", "出生年月日", "birth_date"),
     "sex": ("性别", "sex"),
     "category": ("人员类别", "类别", "重点人员类别", "列管类别", "category"),
@@ -219,8 +219,8 @@ async def import_persons(session: AsyncSession, actor: Actor, data: bytes, filen
 
 
 MAX_EXPORT = 100_000
-EXPORT_FIELDS = ("姓名", "公民身份号码", "别名", "出生日期", "性别", "人员类别", "管控级别", "联系电话", "车牌号",
-                 "住址", "责任单位代码", "责任单位名称", "责任民警", "状态", "备注", "建档时间")
+EXPORT_FIELDS = ("姓名", "公民身份号码", "其他证件号", "别名", "出生日期", "性别", "人员类别", "管控级别",
+                 "联系电话", "车牌号", "住址", "责任单位代码", "责任单位名称", "责任民警", "状态", "备注", "建档时间")
 _SEX_ZH = {"M": "男", "F": "女"}
 _STATUS_ZH = {"active": "在管", "archived": "撤管"}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -249,7 +249,8 @@ async def export_persons(session: AsyncSession, actor: Actor, *, purpose: str, c
     for p in found:
         code, name = orgs.get(p.org_id, ("", "")) if p.org_id else ("", "")
         rows.append(dict(zip(EXPORT_FIELDS, (
-            p.name, p.id_number or "", "、".join(p.aliases or ()), p.birth_date.isoformat() if p.birth_date else "",
+            p.name, p.id_number or "", "、".join(p.other_ids or ()), "、".join(p.aliases or ()),
+            p.birth_date.isoformat() if p.birth_date else "",
             _SEX_ZH.get(p.sex or "", ""), p.category, p.control_level, "、".join(p.phones or ()),
             "、".join(p.plates or ()), "；".join(p.addresses or ()), code, name, p.officer or "",
             _STATUS_ZH.get(p.status, p.status), p.note or "", p.created_at), strict=True)))

@@ -28,7 +28,7 @@ from zhihui.core.orgs import Org
 from zhihui.core.schemas import StrictModel
 from zhihui.intel import schema
 from zhihui.intel.models import KeyPerson, Lead
-from zhihui.intel.normalise import id_key, name_key, phone_key, plate_key
+from zhihui.intel.normalise import doc_key, id_key, name_key, phone_key, plate_key
 
 COMPONENT = "intel"
 CATEGORIES = ("在逃", "吸毒人员", "涉毒前科", "涉稳", "前科", "盗窃前科", "诈骗前科", "抢劫前科", "精神障碍肇事肇祸",
@@ -117,9 +117,11 @@ def build_person(body: PersonIn, created_by: int | None) -> KeyPerson:
         raise InvalidInput("id_number", f"'{body.id_number}' is not a valid resident ID (GB 11643 check digit)")
     other = []
     for i, raw in enumerate(body.other_ids):
-        k, _, _ = id_key(raw)
+        # Another 身份证号, or another document: passport, 港澳/台湾通行证, a foreigner's card (exact matches only).
+        k = id_key(raw)[0] or doc_key(raw, declared="其他证件")
         if k is None:
-            raise InvalidInput(f"other_ids.{i}", f"other_ids[{i}] '{raw}' is not an ID number")
+            raise InvalidInput(f"other_ids.{i}",
+                               f"other_ids[{i}] '{raw}' is neither an ID number nor a document number")
         other.append(k)
     p = KeyPerson(
         name=body.name, name_key=name_key(body.name), aliases=body.aliases, id_number=idn, other_ids=other,
