@@ -18,7 +18,6 @@ list and the prefix named), so a search never silently covers nobody.
 from __future__ import annotations
 
 import os
-import re
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -27,9 +26,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from zhihui.intake.text.ids import region_name
+from zhihui.intel.rules import Code
 
 DEFAULT_LISTS = Path(__file__).with_name("origins.yaml")
-_CODE = re.compile(r"^[A-Z][A-Z0-9_]{1,47}$")
 
 
 class OriginListError(ValueError):
@@ -38,18 +37,11 @@ class OriginListError(ValueError):
 
 class OriginList(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    code: str
+    code: Code
     name: str = Field(min_length=2, max_length=64)
     crime: str = Field(min_length=2, max_length=32)
     prefixes: tuple[str, ...] = Field(min_length=1, max_length=500)
     source: str = Field(default="", max_length=200)
-
-    @field_validator("code")
-    @classmethod
-    def _code(cls, v: str) -> str:
-        if not _CODE.match(v):
-            raise ValueError("must be 2-48 characters A-Z, 0-9 or _, starting with a letter")
-        return v
 
     @field_validator("prefixes", mode="before")
     @classmethod

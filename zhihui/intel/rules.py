@@ -34,11 +34,11 @@ import re
 import string
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pyarrow as pa
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from zhihui.intel.schema import SOURCES
 
@@ -67,6 +67,16 @@ PLACEHOLDERS = frozenset(
     }
 )  # fmt: skip
 _CODE = re.compile(r"^[A-Z][A-Z0-9_]{1,47}$")
+
+
+def _check_code(v: str) -> str:
+    if not _CODE.match(v):
+        raise ValueError("must be 2-48 characters A-Z, 0-9 or _, starting with a letter")
+    return v
+
+
+# A rule's or list's code as data files name it (also zhihui.intel.origins).
+Code = Annotated[str, AfterValidator(_check_code)]
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 # LIKE needs no escape clause (DuckDB and Spark disagree on the default escape) if these never occur.
 _CATEGORY_BAD = re.compile(r"[%_\\]")
@@ -122,7 +132,7 @@ class Instruction(_Model):
 
 
 class Rule(_Model):
-    code: str
+    code: Code
     name: str
     categories: tuple[str, ...]
     sources: tuple[str, ...]
@@ -131,13 +141,6 @@ class Rule(_Model):
     instruction: Instruction
     priority: Literal["urgent", "high", "normal", "low"] = "normal"
     enabled: bool = True
-
-    @field_validator("code")
-    @classmethod
-    def _code(cls, v: str) -> str:
-        if not _CODE.match(v):
-            raise ValueError("must be 2-48 characters A-Z, 0-9 or _, starting with a letter")
-        return v
 
     @field_validator("name")
     @classmethod
