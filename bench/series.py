@@ -52,21 +52,9 @@ from zhihui.intel import series as ser
 from zhihui.sim.series import SeriesKnobs, generate_cases
 
 MO_FEATURES = ("cat_match", "premises_match", "entry_jaccard", "target_jaccard", "tool_jaccard", "text_cos")
-# The linker before issue 8's rework (boosting on these 12 pair features, no neighbourhood stage): a baseline.
-PREVIOUS_FEATURES = (
-    "dist_m",
-    "gap_days",
-    "tod_diff_h",
-    "dow_match",
-    "weekend_match",
-    "cat_match",
-    "cat_group_match",
-    "premises_match",
-    "entry_jaccard",
-    "target_jaccard",
-    "tool_jaccard",
-    "text_cos",
-)
+# The linker before issue 8's rework (boosting on the 12 pair features it had, no neighbourhood stage): a baseline.
+NEW_FEATURES = ("premises_group_match", "entry_info", "closer_share_min", "closer_share_max")
+PREVIOUS_FEATURES = tuple(f for f in ser.FEATURES if f not in NEW_FEATURES)
 TARGET_AUC = 0.90
 
 

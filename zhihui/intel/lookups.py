@@ -165,8 +165,8 @@ async def high_risk_origin(db: Database, settings: Settings, actor: Actor, *, pu
     from zhihui.intel import origins
 
     purpose = check_purpose(purpose)
-    pre = [p.strip() for p in ((prefixes or "").split(",") if isinstance(prefixes, str) or prefixes is None
-                               else prefixes) if p.strip()]
+    given = prefixes.split(",") if isinstance(prefixes, str) else prefixes or []
+    pre = [p.strip() for p in given if p.strip()]
     named = None
     if list_code:
         lists = origins.load_lists()
