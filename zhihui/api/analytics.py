@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from sqlalchemy import select
 
 from zhihui.analytics import forecast, stats
-from zhihui.api.deps import db_of, require
+from zhihui.api.deps import attachment, db_of, require
 from zhihui.core.auth import Actor, Role
 from zhihui.core.clock import utcnow
 from zhihui.core.errors import InvalidInput
@@ -118,7 +118,6 @@ async def situation_report(request: Request, _actor: Annotated[Actor, Depends(re
     totals with 环比/同比, categories, 辖区 and map, hours, 四色预警, 处警时效 and rule-based 打防对策; as one
     self-contained HTML page, an A4 PDF (attachment) or the figures as JSON."""
     import asyncio
-    from urllib.parse import quote
 
     from zhihui.analytics import report as situation
     from zhihui.core.clock import SHANGHAI
@@ -139,9 +138,8 @@ async def situation_report(request: Request, _actor: Annotated[Actor, Depends(re
     # Charts and PDF layout are CPU-bound (a second or so): keep them off the event loop.
     if format == "pdf":
         body = await asyncio.to_thread(rep.pdf)
-        zh = quote(f"治安形势评估报告-{situation.PERIOD_ZH[period]}-{rep.filename('pdf').split('-', 2)[2]}")
-        return Response(body, media_type="application/pdf", headers={
-            "Content-Disposition": f"attachment; filename=\"{rep.filename('pdf')}\"; filename*=UTF-8''{zh}"})
+        zh = f"治安形势评估报告-{situation.PERIOD_ZH[period]}-{rep.filename('pdf').split('-', 2)[2]}"
+        return Response(body, media_type="application/pdf", headers=attachment(rep.filename("pdf"), zh))
     page = await asyncio.to_thread(rep.html)
     return Response(page, media_type="text/html; charset=utf-8",
                     headers={"Content-Disposition": f'inline; filename="{rep.filename("html")}"'})

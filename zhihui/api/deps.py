@@ -92,3 +92,11 @@ POSITION_SENDERS = (Role.OFFICER, Role.DISPATCHER, Role.COMMANDER, Role.ADMIN)
 SUPERVISORS = (Role.DISPATCHER, Role.COMMANDER, Role.LEADER, Role.INSPECTOR)
 AUDITORS = (Role.INSPECTOR, Role.ADMIN)
 ADMINS = (Role.ADMIN,)
+
+
+def attachment(fallback: str, name: str) -> dict[str, str]:
+    """Headers that save a download as `name` (Chinese is fine: RFC 6266 filename*), with an ASCII `fallback`
+    for clients that read only the plain filename."""
+    from urllib.parse import quote
+
+    return {"Content-Disposition": f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}"}

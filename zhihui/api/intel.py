@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from pydantic import Field
 from sqlalchemy import select
 
-from zhihui.api.deps import bus_of, db_of, require, settings_of, unit_of_work
+from zhihui.api.deps import attachment, bus_of, db_of, require, settings_of, unit_of_work
 from zhihui.core import audit
 from zhihui.core.auth import Actor, Role
 from zhihui.core.errors import InvalidInput, NotFound
@@ -81,16 +81,12 @@ async def export_persons(request: Request, actor: Annotated[Actor, Depends(requi
                          format: Literal["xlsx", "csv"] = "xlsx") -> Response:
     """导出名单: the list (filters as the search's) as Excel or CSV with the import's headers; a look-up of every
     person in it (audited with the purpose)."""
-    from urllib.parse import quote
-
     from zhihui.intel import person_files
 
     async with unit_of_work(request) as session:
         data, name, media = await person_files.export_persons(session, actor, purpose=purpose, category=category,
                                                               org_id=org_id, status=status, fmt=format)
-    ascii_name = f"key-persons.{format}"
-    return Response(data, media_type=media, headers={
-        "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"})
+    return Response(data, media_type=media, headers=attachment(f"key-persons.{format}", name))
 
 
 @router.get("/persons/{person_id}")
