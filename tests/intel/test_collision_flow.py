@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +31,27 @@ AREA = {"type": "Polygon", "coordinates": [[[114.0, 22.5], [114.07, 22.5], [114.
 # Two days ending two hours ago: hits on records this recent become orders (older ones are 历史比中, see
 # below), and none lies in the future (ingest quarantines those).
 START = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=50)
+# The population is generated from a fixed start, then moved to START: which stays fall inside two days (and so
+# which have a companion) depends on the hour the days begin, and a run at the wrong hour had none.
+_GEN_START = datetime(2026, 11, 28, 16, tzinfo=UTC)
+
+
+def _population() -> Any:
+    pop = generate_population(PLACES, seed=7, n_persons=300, days=2, start=_GEN_START)
+    shift = START - _GEN_START
+
+    def moved(a: Any) -> Any:
+        detail = dict(a.detail)
+        if detail.get("checkout"):
+            detail["checkout"] = (date.fromisoformat(detail["checkout"]) + timedelta(days=shift.days)).isoformat()
+        return replace(a, at=a.at + shift, detail=detail)
+
+    pop.activities = [moved(a) for a in pop.activities]
+    return pop
 
 
 async def _setup(app: Any, client: httpx.AsyncClient, tmp_path: Path) -> tuple[int, dict[str, str], Path, list]:
-    pop = generate_population(PLACES, seed=7, n_persons=300, days=2, start=START)
+    pop = _population()
     write_population(pop, tmp_path)
     async with app.state.db.tx() as session:
         org = Org(code="440304520000", name="测试派出所", kind="station", boundary=AREA, lat=22.53, lon=114.03)

@@ -61,6 +61,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from zhihui.intel.keyindex import KeyIndex, open_index
 from zhihui.intel.normalise import KEYS_META, KEYS_VERSION, activity_keys, block_keys, hash_key, id_pack, name_hash, ymd
 from zhihui.intel.rules import RuleSet, load_rules
 from zhihui.intel.schema import ACTIVITY, ACTIVITY_KEYS, SOURCES
@@ -295,6 +296,19 @@ class Engine(ABC):
     def ensure_keyed(self) -> None:
         """Define ``activity_keyed`` (a collision's first step; other tactics never need it)."""
 
+    def key_index(self) -> KeyIndex | None:
+        """The activity's key index, where the engine has one (DuckDB over a directory); None: scan."""
+        return None
+
+    @property
+    def files(self) -> list[str]:
+        """The activity's Parquet files, as the engine names them (the ``filename`` of a row)."""
+        return list(getattr(self, "_files", []))
+
+    def keyed_view(self, name: str, files: Sequence[str]) -> None:
+        """A view like ``activity_keyed`` over some of the activity files (engines with a key index)."""
+        raise NotImplementedError
+
     @abstractmethod
     def close(self) -> None: ...
 
@@ -365,7 +379,9 @@ def _quoted(files: Sequence[str]) -> str:
 class DuckDBEngine(Engine):
     """The embedded engine: an in-memory DuckDB connection; Parquet paths (files, directories, globs) or Arrow
     tables become the views ``activity``, ``watchlist``, ``watch_keys`` (and ``activity_keyed``). ``watch_cache``:
-    a directory where collisions keep the watch side per list version (see :func:`prepare_watch`)."""
+    a directory where collisions keep the watch side per list version (see :func:`prepare_watch`). ``key_index``:
+    a full collision over a directory looks its keys up in the directory's key index where it has one
+    (:mod:`zhihui.intel.keyindex`); False: always scan (the benchmark's baseline)."""
 
     dialect = "duckdb"
 
@@ -378,6 +394,7 @@ class DuckDBEngine(Engine):
         threads: int | None = None,
         memory_limit: str | None = None,
         watch_cache: str | os.PathLike[str] | None = None,
+        key_index: bool = True,
     ) -> None:
         import duckdb
 
@@ -404,11 +421,15 @@ class DuckDBEngine(Engine):
                                  ).fetchall()  # fmt: skip
         self._arrow_activity = isinstance(activity, pa.Table)
         self._activity = activity
+        self._index_root: Path | None = None
         self._keyed = False
         if isinstance(activity, pa.Table):
             self._register_arrow_activity(activity)
             return
         self._files = _files(activity)
+        # a directory of activity may carry a key index (keyindex.py); a list of files (a batch) is scanned
+        self._index_root = Path(activity) if key_index and isinstance(activity, str | os.PathLike) and \
+            os.path.isdir(activity) else None
         if not self._files:
             raise ValueError(f"no Parquet files in {activity!r}")
         self.con.execute(f"CREATE OR REPLACE VIEW activity AS SELECT * FROM read_parquet({_quoted(self._files)}, "
@@ -430,17 +451,28 @@ class DuckDBEngine(Engine):
             else:
                 self.register("activity_keyed", _computed_keys([("", act)]))
             return
-        keyed, legacy = _split(self._files)
+        self.keyed_view("activity_keyed", self._files)
+
+    def keyed_view(self, name: str, files: Sequence[str]) -> None:
+        """View ``name``: the _KEYED rows of ``files`` (stored keys read, or computed for files without them)."""
+        keyed, legacy = _split(list(files))
         cols = ", ".join(f'"{f.name}"' for f in _KEYED)
         parts = []
         if keyed:
             parts.append(f"SELECT {cols} FROM read_parquet({_quoted(keyed)}, union_by_name = true, filename = true, "
                          "file_row_number = true)")  # fmt: skip
         if legacy:  # keys for files written before them, computed here (ingest.add_keys rewrites such files)
-            self.register("zh_activity_computed", _computed_keys((f, pq.read_table(f, columns=list(_KEY_SOURCES)))
-                                                                 for f in legacy))  # fmt: skip
-            parts.append(f"SELECT {cols} FROM zh_activity_computed")
-        self.con.execute("CREATE OR REPLACE VIEW activity_keyed AS " + " UNION ALL ".join(parts)).fetchall()
+            self.register(f"{name}_computed", _computed_keys((f, pq.read_table(f, columns=list(_KEY_SOURCES)))
+                                                             for f in legacy))  # fmt: skip
+            parts.append(f"SELECT {cols} FROM {name}_computed")
+        self.con.execute(f"CREATE OR REPLACE VIEW {name} AS " + " UNION ALL ".join(parts)).fetchall()
+
+    def key_index(self) -> KeyIndex | None:
+        """The key index of the activity directory (see :mod:`zhihui.intel.keyindex`), if it has one and the engine
+        may use it."""
+        if self._index_root is None:
+            return None
+        return open_index(self._index_root)
 
     def register(self, name: str, table: pa.Table) -> None:
         if name in self._tables:  # a step's result replaced by Arrow (a re-scorer's pairs)
@@ -752,7 +784,7 @@ WATCHLIST_SQL = "SELECT person_key, category, id_number, name, name_key, birth_d
 WATCH_KEYS_SQL = "SELECT person_key, key_type, key_value FROM watch_keys"
 
 
-def _hot_sql(windowed: bool = True) -> str:
+def _hot_sql(windowed: bool = True, table: str = "activity_keyed") -> str:
     # Pass 1, the only pass over every row: one semi-join per (source, key column) against that source's probe set.
     # Each reads one 8-byte column (0, no value, is never probed), and DuckDB pushes the probe set into the scan as a
     # filter, so rows that cannot match leave the scan early; the source predicate prunes whole files (source=...
@@ -767,7 +799,7 @@ def _hot_sql(windowed: bool = True) -> str:
     }
     branches = [
         f"""SELECT {code} AS src, a.filename, a.file_row_number, {keys[probe]}, {probe} AS probe, a.{col} AS v
-FROM activity_keyed a
+FROM {table} a
 SEMI JOIN (SELECT v FROM zh_probe WHERE src = {code} AND probe = {pset}) p ON p.v = a.{col}
 WHERE a.{col} <> 0 AND a.source = '{src}'{when}"""
         for src, code in _SRC.items()
@@ -1222,8 +1254,14 @@ def _watch_tables(watch_keys: pa.Table, keep: np.ndarray, who: np.ndarray, perso
     def stack(parts: list[tuple[np.ndarray, ...]], names: tuple[str, ...]) -> pa.Table:
         return pa.table({nm: pa.array(np.concatenate([p[j] for p in parts])) for j, nm in enumerate(names)})
 
-    return {"zh_fz": fz_table, "zh_xkey": stack(x_parts, ("src", "key_type", "k")),
-            "zh_probe": stack(probes, ("src", "probe", "v"))}  # fmt: skip
+    # the probe sets sorted and distinct: a semi-join does not care, the key index searches them as they are
+    ps, pp, pv = (np.concatenate([p[j] for p in probes]) for j in range(3))
+    order = np.lexsort((pv, pp, ps))
+    ps, pp, pv = ps[order], pp[order], pv[order]
+    first = np.ones(len(pv), bool)
+    first[1:] = (ps[1:] != ps[:-1]) | (pp[1:] != pp[:-1]) | (pv[1:] != pv[:-1])
+    zh_probe = pa.table({"src": pa.array(ps[first]), "probe": pa.array(pp[first]), "v": pa.array(pv[first])})
+    return {"zh_fz": fz_table, "zh_xkey": stack(x_parts, ("src", "key_type", "k")), "zh_probe": zh_probe}
 
 
 # --- the watch side, kept per watchlist version ----------------------------------------------------------
@@ -1231,7 +1269,7 @@ def _watch_tables(watch_keys: pa.Table, keep: np.ndarray, who: np.ndarray, perso
 # the same as an earlier run's reuses that run's tables: from this process (the last one computed) or from
 # ``engine.watch_cache`` (Arrow IPC files, memory-mapped). The key is a hash of the inputs' bytes, never of names or
 # times: the service re-exports the same list before every run.
-_WATCH_FORMAT = b"zhihui.watch-side/1"  # bump when _watch_side's output changes for the same inputs
+_WATCH_FORMAT = b"zhihui.watch-side/2"  # bump when _watch_side's output changes for the same inputs
 _WATCH_NAMES = ("zh_person", "zh_fz", "zh_xkey", "zh_probe")
 _watch_memo: dict[str, tuple[str, dict[str, pa.Table]]] = {}  # per dialect: (fingerprint, tables) of the last list
 
@@ -1363,7 +1401,11 @@ def collide(
         engine.register(name, table)
     clock("watch side")
     if since is None and until is None:
-        engine.materialise("zh_hot", HOT_ALL_SQL)
+        used = _index_hot(engine, watch["zh_probe"])
+        if stats is not None:
+            stats["key_index"] = used
+        if used is None:
+            engine.materialise("zh_hot", HOT_ALL_SQL)
     else:
         engine.materialise("zh_hot", HOT_SQL, window)
     clock("pass over activity")
@@ -1426,6 +1468,88 @@ def collide(
     out = _finish_hits(hits, rules)
     clock("hits")
     return out
+
+
+def _index_hot(engine: Engine, probe: pa.Table) -> dict[str, int] | None:
+    """zh_hot of a full run from the key index: for the files it covers, the rows HOT_ALL_SQL would give, found by
+    binary searches of the probe sets (sorted, distinct: _watch_tables); HOT_ALL_SQL over the other files. None (and
+    nothing done) when the engine has no index covering any of its files."""
+    idx = engine.key_index()
+    if idx is None:
+        return None
+    files = engine.files
+    usable = idx.usable(files)
+    if not usable:
+        return None
+    names = [f for v in usable.values() for _, f in v]
+    covered = set(names)
+    rest = [f for f in files if f not in covered]
+    src_a, p_a, v_a = (probe.column(c).to_numpy() for c in ("src", "probe", "v"))
+    cut = np.flatnonzero((src_a[1:] != src_a[:-1]) | (p_a[1:] != p_a[:-1])) + 1
+    sets = {(int(src_a[a]), int(p_a[a])): v_a[a:b] for a, b in zip(np.r_[0, cut], np.r_[cut, len(v_a)], strict=True)
+            if b > a}  # fmt: skip
+    base: dict[str, int] = {}
+    at = 0
+    for src, v in usable.items():  # the caller's file names, numbered as the dictionary of the result
+        base[src] = at
+        at += len(v)
+
+    def one(src: str) -> list[dict[str, np.ndarray]]:
+        code = _SRC.get(src)
+        if code is None:
+            return []
+        fmap = np.full(len(idx.sources[src]), -1, np.int32)
+        for j, (i, _) in enumerate(usable[src]):
+            fmap[i] = base[src] + j
+        out = []
+        for p, col, pset in _PROBES:
+            needles = sets.get((code, pset))
+            if needles is None:
+                continue
+            if p == 1:  # k_b1 is k_id's digits 1-14 with a tag: a range of the sorted k_id
+                tagged = needles[(needles & _TAG) != 0]
+                ords, which = idx.find(src, "k_id", tagged ^ _TAG, shift=15)
+                v = tagged[which]
+            else:
+                ords, which = idx.find(src, "k_id" if p == 8 else col, needles)
+                v = needles[which]
+            fno, row = idx.locate(src, ords)
+            fid = fmap[fno]
+            keep = fid >= 0  # rows of files that changed since the index was built are the SQL pass's
+            ords, v, fid, row = ords[keep], v[keep], fid[keep], row[keep]
+            part = {"src": np.full(len(ords), code, np.int32), "filename": fid, "file_row_number": row,
+                    "probe": np.full(len(ords), p, np.int32), "v": v}  # fmt: skip
+            part["k_id"] = v if p == 8 else idx.row_values(src, "k_id", ords) if p <= 5 else None
+            part["k_b5"] = idx.row_values(src, "k_b5", ords) if p <= 5 else None
+            out.append(part)
+        return out
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=max(1, min(len(usable), os.cpu_count() or 1))) as pool:
+        parts = [q for got in pool.map(one, list(usable)) for q in got]
+
+    def col(name: str, type_: pa.DataType) -> pa.Array:
+        arrays = []
+        for q in parts:
+            n = len(q["src"])
+            arrays.append(pa.nulls(n, type_) if q[name] is None else pa.array(q[name], type_))
+        return pa.concat_arrays(arrays) if arrays else pa.array([], type_)
+
+    fid = col("filename", pa.int32())
+    table = pa.table({
+        "src": col("src", pa.int32()),
+        "filename": pa.DictionaryArray.from_arrays(fid, pa.array(names, pa.string())),
+        "file_row_number": col("file_row_number", pa.int64()), "k_id": col("k_id", pa.int64()),
+        "k_b5": col("k_b5", pa.int64()), "probe": col("probe", pa.int32()), "v": col("v", pa.int64()),
+    })  # fmt: skip
+    engine.register("zh_hot_index", table)
+    if rest:
+        engine.keyed_view("activity_keyed_rest", rest)
+        engine.materialise("zh_hot", "SELECT * FROM zh_hot_index UNION ALL\n" + _hot_sql(False, "activity_keyed_rest"))
+    else:
+        engine.materialise("zh_hot", "SELECT * FROM zh_hot_index")
+    return {"files": len(names), "rows": table.num_rows, "files_scanned": len(rest)}
 
 
 class _Clock:

@@ -1,0 +1,284 @@
+# Copyright 2026 The zhihui authors. Licensed under the Apache License, Version 2.0.
+"""键值索引: the activity's integer keys, sorted, so that a full collision looks its probe sets up instead of
+scanning every row.
+
+Why: the pass over activity (``tactics.HOT_SQL``) reads each row's 8-byte keys, one column per probe, and probes a
+hash set with every value: on 10^8 rows some 4 GB a run, about 2 s on 2 cores however few rows match. Sorted, a
+probe set of P values costs P binary searches per column (the values sorted too, so neighbouring searches share
+their path): about a quarter of the scan on the benchmark. The index is derived data, like the keys themselves:
+rebuilt from the files at any time (:func:`build`), brought up to date after ingest (:func:`refresh`), and a
+collision that finds it missing or behind scans what it does not cover.
+
+Layout, under the activity directory (``_keyindex``: listings of activity skip names starting with ``_``, as
+Spark and pyarrow do)::
+
+    CURRENT                               the generation in use (its name; replaced atomically)
+    <generation>/manifest.json            format, keys version, per source the files covered (path relative to
+                                          the activity directory, size, mtime_ns, rows), in ordinal order
+    <generation>/<source>/<col>.keys.npy  the column's non-zero values, sorted (int64)
+    <generation>/<source>/<col>.ord.npy   the ordinal of each value's row (uint32, or int64 past 2^32 rows)
+    <generation>/<source>/<col>.rows.npy  k_id and k_b5 by ordinal (what the fuzzy steps carry; none if all zero)
+
+A source's rows are numbered file after file in manifest order, so an ordinal is a (file, row number) by the
+files' row counts. Covered: files with this version's keys holding a single source (the layout ingest writes,
+``source=<name>/<batch>.parquet``). A file that is not, or that changed (size or mtime) since the index was built,
+is left to the SQL pass, which then reads only such files.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from zhihui.intel.normalise import KEYS_META, KEYS_VERSION
+
+__all__ = ["COLUMNS", "INDEX_DIR", "KeyIndex", "build", "open_index", "refresh", "status"]
+
+INDEX_DIR = "_keyindex"
+FORMAT = 1  # bump when the layout or the meaning of a file changes: an index of another format is not read
+# The key columns searched (k_b1 is k_id's top bits: a range of the sorted k_id) and those carried by ordinal.
+COLUMNS = ("k_id", "k_b2", "k_b3", "k_b4", "k_b5", "k_phone", "k_plate")
+ROW_COLUMNS = ("k_id", "k_b5")
+# refresh() rebuilds when the rows outside the index exceed this share of those inside (below it, the SQL pass
+# over the few new files costs less than rebuilding).
+REFRESH_FRACTION = 0.1
+
+
+@dataclass(frozen=True)
+class _Entry:
+    path: str  # relative to the activity directory
+    size: int
+    mtime_ns: int
+    rows: int
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
+
+
+def _single_source(path: Path) -> tuple[str | None, int]:
+    """(the one source a keyed file holds, or None; its row count): from the footer when the statistics say it."""
+    meta = pq.read_metadata(path)
+    schema = meta.schema.to_arrow_schema()
+    if (schema.metadata or {}).get(KEYS_META) != KEYS_VERSION.encode() or not all(c in schema.names for c in COLUMNS):
+        return None, meta.num_rows
+    if "source" not in schema.names:
+        return None, meta.num_rows
+    col = schema.names.index("source")
+    seen: set[Any] = set()
+    for i in range(meta.num_row_groups):
+        st = meta.row_group(i).column(col).statistics
+        if st is None or not st.has_min_max or st.null_count:
+            seen = {v for v in pq.read_table(path, columns=["source"]).column(0).unique().to_pylist()}
+            break
+        seen |= {st.min, st.max}
+    if len(seen) != 1:
+        return None, meta.num_rows
+    (src,) = seen
+    return (src.decode() if isinstance(src, bytes) else src), meta.num_rows
+
+
+def _listing(root: Path) -> list[Path]:
+    from zhihui.intel.tactics import _files  # the same listing the engines read
+
+    return [Path(f) for f in _files(root)] if root.is_dir() else []
+
+
+class KeyIndex:
+    """One generation of the index (read-only; arrays memory-mapped when first used)."""
+
+    def __init__(self, root: Path, gen: Path, manifest: dict[str, Any]) -> None:
+        self.root, self.gen = root, gen
+        self.sources: dict[str, list[_Entry]] = {
+            src: [_Entry(**e) for e in v["files"]] for src, v in manifest["sources"].items()
+        }
+        self._arrays: dict[tuple[str, str], np.ndarray | None] = {}
+
+    @property
+    def rows(self) -> int:
+        return sum(e.rows for es in self.sources.values() for e in es)
+
+    def _array(self, source: str, name: str) -> np.ndarray | None:
+        key = (source, name)
+        if key not in self._arrays:
+            p = self.gen / source / f"{name}.npy"
+            self._arrays[key] = np.load(p, mmap_mode="r") if p.exists() else None
+        return self._arrays[key]
+
+    def usable(self, files: Sequence[str]) -> dict[str, list[tuple[int, str]]]:
+        """Per source, the (file number in the manifest, the caller's file name) of ``files`` the index holds as
+        they are now (same size and mtime); the rest of ``files`` is for the SQL pass."""
+        where = {(src, e.path): (i, e) for src, es in self.sources.items() for i, e in enumerate(es)}
+        by_rel = {e.path: src for src, es in self.sources.items() for e in es}
+        out: dict[str, list[tuple[int, str]]] = {}
+        for f in files:
+            try:
+                rel = os.path.relpath(f, self.root)
+            except ValueError:
+                continue
+            src = by_rel.get(rel)
+            if src is None:
+                continue
+            i, e = where[(src, rel)]
+            try:
+                if _stat(Path(f)) != (e.size, e.mtime_ns):
+                    continue
+            except OSError:
+                continue
+            out.setdefault(src, []).append((i, f))
+        return out
+
+    def find(self, source: str, column: str, needles: np.ndarray, shift: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """(ordinals, which needle) of the rows whose ``column`` equals a needle (``shift`` > 0: whose value >>
+        shift does). ``needles``: sorted, distinct int64."""
+        keys = self._array(source, f"{column}.keys")
+        if keys is None or not len(needles):
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        if shift:
+            lo = np.searchsorted(keys, needles << shift, "left")
+            hi = np.searchsorted(keys, (needles + 1) << shift, "left")
+        else:
+            lo = np.searchsorted(keys, needles, "left")
+            hi = np.searchsorted(keys, needles, "right")
+        count = hi - lo
+        hit = np.flatnonzero(count)
+        if not hit.size:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        lo, count = lo[hit], count[hit]
+        which = np.repeat(hit, count)
+        starts = np.repeat(lo - (np.cumsum(count) - count), count)  # position = start of its run + rank in it
+        pos = starts + np.arange(len(which))
+        ords = self._array(source, f"{column}.ord")
+        assert ords is not None
+        return np.asarray(ords[pos], np.int64), which
+
+    def row_values(self, source: str, column: str, ordinals: np.ndarray) -> np.ndarray:
+        """``column`` (k_id or k_b5) of the rows ``ordinals`` (zeros where the source has none)."""
+        arr = self._array(source, f"{column}.rows")
+        if arr is None:
+            return np.zeros(len(ordinals), np.int64)
+        return np.asarray(arr[ordinals], np.int64)
+
+    def locate(self, source: str, ordinals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(file number in the manifest, row number in the file) of ``ordinals``."""
+        rows = np.array([e.rows for e in self.sources[source]], np.int64)
+        starts = np.concatenate([[0], np.cumsum(rows)])
+        f = np.searchsorted(starts, ordinals, "right") - 1
+        return f, ordinals - starts[f]
+
+
+def _dir(root: Path) -> Path:
+    return root / INDEX_DIR
+
+
+def open_index(root: str | os.PathLike[str]) -> KeyIndex | None:
+    """The current generation of ``root``'s index, or None (none built, or of another format or keys version)."""
+    root = Path(root)
+    d = _dir(root)
+    try:
+        gen = d / (d / "CURRENT").read_text().strip()
+        manifest = json.loads((gen / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if manifest.get("format") != FORMAT or manifest.get("keys_version") != KEYS_VERSION:
+        return None
+    return KeyIndex(root, gen, manifest)
+
+
+def status(root: str | os.PathLike[str]) -> dict[str, Any]:
+    """What the index covers of ``root`` now: rows and files inside, and outside (new, changed, not indexable)."""
+    root = Path(root)
+    files = _listing(root)
+    idx = open_index(root)
+    usable = idx.usable([str(f) for f in files]) if idx else {}
+    inside = {f for v in usable.values() for _, f in v}
+    rows_in = sum(idx.sources[s][i].rows for s, v in usable.items() for i, _ in v) if idx else 0
+    rows_out = sum(pq.read_metadata(f).num_rows for f in files if str(f) not in inside)
+    return {"built": idx is not None, "generation": idx.gen.name if idx else None, "files": len(inside),
+            "rows": rows_in, "files_outside": len(files) - len(inside), "rows_outside": rows_out}  # fmt: skip
+
+
+def refresh(root: str | os.PathLike[str], *, fraction: float = REFRESH_FRACTION) -> dict[str, Any]:
+    """Rebuild ``root``'s index when the rows it does not cover exceed ``fraction`` of those it does (or there is
+    none yet and there are rows to cover). Returns :func:`status` after, with ``rebuilt`` and ``seconds``."""
+    before = status(root)
+    todo = before["rows_outside"] > 0 and (not before["built"] or before["rows_outside"] > fraction * before["rows"])
+    t = time.perf_counter()
+    if todo:
+        build(root)
+    out = status(root) if todo else before
+    return {**out, "rebuilt": todo, "seconds": round(time.perf_counter() - t, 3)}
+
+
+def build(root: str | os.PathLike[str]) -> dict[str, Any]:
+    """Build a new generation of ``root``'s index from the files now there and make it current. One build at a
+    time per directory (a lock file); readers of the previous generation keep their mapped files."""
+    root = Path(root)
+    d = _dir(root)
+    d.mkdir(parents=True, exist_ok=True)
+    with open(d / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        t = time.perf_counter()
+        by_source: dict[str, list[_Entry]] = {}
+        for f in _listing(root):
+            size, mtime = _stat(f)
+            src, rows = _single_source(f)
+            if src is None or not rows:
+                continue
+            by_source.setdefault(src, []).append(_Entry(os.path.relpath(f, root), size, mtime, rows))
+        name = f"g{time.time_ns():x}-{uuid.uuid4().hex[:6]}"
+        tmp = d / f".{name}"
+        tmp.mkdir()
+        try:
+            for src, entries in by_source.items():
+                _build_source(root, tmp / src, entries)
+            manifest = {"format": FORMAT, "keys_version": KEYS_VERSION,
+                        "sources": {s: {"files": [e.__dict__ for e in es]} for s, es in by_source.items()}}  # fmt: skip
+            (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False))
+            os.replace(tmp, d / name)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        cur = d / ".CURRENT.tmp"
+        cur.write_text(name)
+        os.replace(cur, d / "CURRENT")
+        for old in d.iterdir():  # earlier generations (a reader that has one open keeps its mapped files)
+            if old.is_dir() and old.name != name:
+                shutil.rmtree(old, ignore_errors=True)
+        return {"generation": name, "sources": {s: sum(e.rows for e in es) for s, es in by_source.items()},
+                "seconds": round(time.perf_counter() - t, 3)}  # fmt: skip
+
+
+def _build_source(root: Path, out: Path, entries: list[_Entry]) -> None:
+    out.mkdir(parents=True)
+    n = sum(e.rows for e in entries)
+    ord_type = np.uint32 if n < 2**32 else np.int64
+    for col in COLUMNS:  # a column at a time: memory for one column of the source, not all of them
+        parts = []
+        for e in entries:
+            arr = pq.read_table(root / e.path, columns=[col]).column(0).to_numpy()
+            if len(arr) != e.rows:  # the footer and the data disagree: not an index to trust
+                raise ValueError(f"{e.path}: {len(arr)} rows read, {e.rows} in the footer")
+            parts.append(arr)
+        v = np.concatenate(parts).astype(np.int64, copy=False) if parts else np.zeros(0, np.int64)
+        if col in ROW_COLUMNS and v.any():
+            np.save(out / f"{col}.rows.npy", v)
+        sel = np.flatnonzero(v)
+        if not sel.size:
+            continue
+        vals = v[sel]
+        order = np.argsort(vals, kind="stable")
+        np.save(out / f"{col}.keys.npy", vals[order])
+        np.save(out / f"{col}.ord.npy", sel[order].astype(ord_type))
