@@ -110,6 +110,10 @@ class KeyIndex:
     def rows(self) -> int:
         return sum(e.rows for es in self.sources.values() for e in es)
 
+    def size(self, source: str) -> int:
+        """Rows of ``source`` in the index."""
+        return sum(e.rows for e in self.sources.get(source, ()))
+
     def _array(self, source: str, name: str) -> np.ndarray | None:
         key = (source, name)
         if key not in self._arrays:
@@ -146,17 +150,17 @@ class KeyIndex:
         keys = self._array(source, f"{column}.keys")
         if keys is None or not len(needles):
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        if shift:
-            lo = np.searchsorted(keys, needles << shift, "left")
-            hi = np.searchsorted(keys, (needles + 1) << shift, "left")
-        else:
-            lo = np.searchsorted(keys, needles, "left")
-            hi = np.searchsorted(keys, needles, "right")
-        count = hi - lo
-        hit = np.flatnonzero(count)
+        # where each needle's run would start; its end is searched for only where the run is not empty (few)
+        lo = np.searchsorted(keys, needles << shift if shift else needles, "left")
+        top = np.minimum(lo, len(keys) - 1)
+        first = np.asarray(keys[top])
+        inside = (lo < len(keys)) & ((first >> shift == needles) if shift else (first == needles))
+        hit = np.flatnonzero(inside)
         if not hit.size:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        lo, count = lo[hit], count[hit]
+        lo = lo[hit]
+        hi = np.searchsorted(keys, (needles[hit] + 1) << shift if shift else needles[hit], "left" if shift else "right")
+        count = hi - lo
         which = np.repeat(hit, count)
         starts = np.repeat(lo - (np.cumsum(count) - count), count)  # position = start of its run + rank in it
         pos = starts + np.arange(len(which))

@@ -302,8 +302,16 @@ class Engine(ABC):
 
     @property
     def files(self) -> list[str]:
-        """The activity's Parquet files, as the engine names them (the ``filename`` of a row)."""
+        """The activity's Parquet files (paths)."""
         return list(getattr(self, "_files", []))
+
+    def file_name(self, path: str) -> str:
+        """How a row's ``filename`` names the file ``path`` after the pass (the path, unless the engine says)."""
+        return path
+
+    def short_locations(self, sql: str) -> str:
+        """``sql`` (rows of the pass, ``filename`` the path) with the files named as :meth:`file_name` does."""
+        return sql
 
     def keyed_view(self, name: str, files: Sequence[str]) -> None:
         """A view like ``activity_keyed`` over some of the activity files (engines with a key index)."""
@@ -422,20 +430,34 @@ class DuckDBEngine(Engine):
         self._arrow_activity = isinstance(activity, pa.Table)
         self._activity = activity
         self._index_root: Path | None = None
+        self._fileno: dict[str, str] = {}
         self._keyed = False
         if isinstance(activity, pa.Table):
             self._register_arrow_activity(activity)
             return
         self._files = _files(activity)
         # a directory of activity may carry a key index (keyindex.py); a list of files (a batch) is scanned
-        self._index_root = Path(activity) if key_index and isinstance(activity, str | os.PathLike) and \
-            os.path.isdir(activity) else None
+        self._index_root = (
+            Path(activity)
+            if key_index and isinstance(activity, str | os.PathLike) and os.path.isdir(activity)
+            else None
+        )
         if not self._files:
             raise ValueError(f"no Parquet files in {activity!r}")
         self.con.execute(f"CREATE OR REPLACE VIEW activity AS SELECT * FROM read_parquet({_quoted(self._files)}, "
                          "union_by_name = true)").fetchall()  # fmt: skip
-        self.con.execute(f"CREATE OR REPLACE VIEW activity_rows AS SELECT * FROM read_parquet({_quoted(self._files)}, "
-                         "union_by_name = true, filename = true, file_row_number = true)").fetchall()  # fmt: skip
+        # A row's location is (file, row number); the file is named by its number in the list, a short string: the
+        # steps after the pass join on it, and a path of ~100 bytes on each of a million candidates costs them
+        # about half their time. fetch_rows turns it back into the path.
+        self._fileno = {f: str(i) for i, f in enumerate(self._files)}
+        self.register("zh_files", pa.table({"path": pa.array(list(self._fileno), pa.string()),
+                                            "fileno": pa.array(list(self._fileno.values()), pa.string())}))  # fmt: skip
+        self.con.execute(
+            "CREATE OR REPLACE VIEW activity_rows AS SELECT r.* EXCLUDE (filename), f.fileno AS filename "
+            f"FROM read_parquet({_quoted(self._files)}, union_by_name = true, filename = true, "
+            "file_row_number = true) r "
+            "JOIN zh_files f ON f.path = r.filename"
+        ).fetchall()
 
     def ensure_keyed(self) -> None:
         if self._keyed:
@@ -466,6 +488,16 @@ class DuckDBEngine(Engine):
                                                              for f in legacy))  # fmt: skip
             parts.append(f"SELECT {cols} FROM {name}_computed")
         self.con.execute(f"CREATE OR REPLACE VIEW {name} AS " + " UNION ALL ".join(parts)).fetchall()
+
+    def file_name(self, path: str) -> str:
+        return self._fileno[path]
+
+    def short_locations(self, sql: str) -> str:
+        # file_index would name files by number in the scan itself, but counts only the files left after pruning
+        if self._arrow_activity:
+            return sql
+        return (f"SELECT h.src, f.fileno AS filename, h.file_row_number, h.k_id, h.k_b5, h.probe, h.v FROM ({sql}) h "
+                "JOIN zh_files f ON f.path = h.filename")  # fmt: skip
 
     def key_index(self) -> KeyIndex | None:
         """The key index of the activity directory (see :mod:`zhihui.intel.keyindex`), if it has one and the engine
@@ -502,8 +534,11 @@ class DuckDBEngine(Engine):
         for i in range(1, len(files) + 1):
             if i == len(files) or files[i] != files[start]:
                 lst = ", ".join(str(r) for r in rows[start:i])
-                parts.append(f"SELECT {cols}, filename, file_row_number FROM read_parquet({_quoted([files[start]])}, "
-                             f"filename = true, file_row_number = true) WHERE file_row_number IN ({lst})")  # fmt: skip
+                path = self._files[int(files[start])]
+                parts.append(
+                    f"SELECT {cols}, '{files[start]}' AS filename, file_row_number FROM read_parquet("
+                    f"{_quoted([path])}, file_row_number = true) WHERE file_row_number IN ({lst})"
+                )
                 start = i
         # Prefetching would read whole column chunks; a point look-up wants a few pages of each.
         self.con.execute("SET disable_parquet_prefetching = true").fetchall()
@@ -1405,9 +1440,9 @@ def collide(
         if stats is not None:
             stats["key_index"] = used
         if used is None:
-            engine.materialise("zh_hot", HOT_ALL_SQL)
+            engine.materialise("zh_hot", engine.short_locations(HOT_ALL_SQL))
     else:
-        engine.materialise("zh_hot", HOT_SQL, window)
+        engine.materialise("zh_hot", engine.short_locations(HOT_SQL), window)
     clock("pass over activity")
     engine.materialise("zh_kpairs", KPAIRS_SQL)
     engine.materialise("zh_keep", KEEP_SQL, {"keep_all": rescore is not None})
@@ -1481,9 +1516,10 @@ def _index_hot(engine: Engine, probe: pa.Table) -> dict[str, int] | None:
     usable = idx.usable(files)
     if not usable:
         return None
-    names = [f for v in usable.values() for _, f in v]
-    covered = set(names)
+    paths = [f for v in usable.values() for _, f in v]
+    covered = set(paths)
     rest = [f for f in files if f not in covered]
+    names = [engine.file_name(f) for f in paths]  # as the SQL pass names a file (DuckDB: its number)
     src_a, p_a, v_a = (probe.column(c).to_numpy() for c in ("src", "probe", "v"))
     cut = np.flatnonzero((src_a[1:] != src_a[:-1]) | (p_a[1:] != p_a[:-1])) + 1
     sets = {(int(src_a[a]), int(p_a[a])): v_a[a:b] for a, b in zip(np.r_[0, cut], np.r_[cut, len(v_a)], strict=True)
@@ -1494,40 +1530,38 @@ def _index_hot(engine: Engine, probe: pa.Table) -> dict[str, int] | None:
         base[src] = at
         at += len(v)
 
-    def one(src: str) -> list[dict[str, np.ndarray]]:
-        code = _SRC.get(src)
-        if code is None:
-            return []
-        fmap = np.full(len(idx.sources[src]), -1, np.int32)
+    fmaps: dict[str, np.ndarray] = {}
+    for src in usable:  # manifest file number → the file's number in the result's dictionary (-1: not read)
+        fmaps[src] = np.full(len(idx.sources[src]), -1, np.int32)
         for j, (i, _) in enumerate(usable[src]):
-            fmap[i] = base[src] + j
-        out = []
-        for p, col, pset in _PROBES:
-            needles = sets.get((code, pset))
-            if needles is None:
-                continue
-            if p == 1:  # k_b1 is k_id's digits 1-14 with a tag: a range of the sorted k_id
-                tagged = needles[(needles & _TAG) != 0]
-                ords, which = idx.find(src, "k_id", tagged ^ _TAG, shift=15)
-                v = tagged[which]
-            else:
-                ords, which = idx.find(src, "k_id" if p == 8 else col, needles)
-                v = needles[which]
-            fno, row = idx.locate(src, ords)
-            fid = fmap[fno]
-            keep = fid >= 0  # rows of files that changed since the index was built are the SQL pass's
-            ords, v, fid, row = ords[keep], v[keep], fid[keep], row[keep]
-            part = {"src": np.full(len(ords), code, np.int32), "filename": fid, "file_row_number": row,
-                    "probe": np.full(len(ords), p, np.int32), "v": v}  # fmt: skip
-            part["k_id"] = v if p == 8 else idx.row_values(src, "k_id", ords) if p <= 5 else None
-            part["k_b5"] = idx.row_values(src, "k_b5", ords) if p <= 5 else None
-            out.append(part)
-        return out
+            fmaps[src][i] = base[src] + j
+    tasks = [(src, code, p, col, sets[(code, pset)]) for src in usable if (code := _SRC.get(src)) is not None
+             for p, col, pset in _PROBES if (code, pset) in sets]  # fmt: skip
+
+    def one(task: tuple[str, int, int, str, np.ndarray]) -> dict[str, np.ndarray | None]:
+        src, code, p, col, needles = task
+        if p == 1:  # k_b1 is k_id's digits 1-14 with a tag: a range of the sorted k_id
+            tagged = needles[(needles & _TAG) != 0]
+            ords, which = idx.find(src, "k_id", tagged ^ _TAG, shift=15)
+            v = tagged[which]
+        else:
+            ords, which = idx.find(src, "k_id" if p == 8 else col, needles)
+            v = needles[which]
+        fno, row = idx.locate(src, ords)
+        fid = fmaps[src][fno]
+        keep = fid >= 0  # rows of files that changed since the index was built are the SQL pass's
+        ords, v, fid, row = ords[keep], v[keep], fid[keep], row[keep]
+        return {"src": np.full(len(ords), code, np.int32), "filename": fid, "file_row_number": row,
+                "probe": np.full(len(ords), p, np.int32), "v": v,
+                "k_id": v if p == 8 else idx.row_values(src, "k_id", ords) if p <= 5 else None,
+                "k_b5": idx.row_values(src, "k_b5", ords) if p <= 5 else None}  # fmt: skip
 
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=max(1, min(len(usable), os.cpu_count() or 1))) as pool:
-        parts = [q for got in pool.map(one, list(usable)) for q in got]
+    # the biggest searches first, so that the threads finish together
+    tasks.sort(key=lambda t: -len(t[4]) * math.log2(max(2, idx.size(t[0]))))
+    with ThreadPoolExecutor(max_workers=max(1, min(len(tasks), os.cpu_count() or 1))) as pool:
+        parts = list(pool.map(one, tasks))
 
     def col(name: str, type_: pa.DataType) -> pa.Array:
         arrays = []
@@ -1539,16 +1573,17 @@ def _index_hot(engine: Engine, probe: pa.Table) -> dict[str, int] | None:
     fid = col("filename", pa.int32())
     table = pa.table({
         "src": col("src", pa.int32()),
-        "filename": pa.DictionaryArray.from_arrays(fid, pa.array(names, pa.string())),
+        "filename": pa.array(names, pa.string()).take(fid),  # short names: plain strings cost DuckDB least
         "file_row_number": col("file_row_number", pa.int64()), "k_id": col("k_id", pa.int64()),
         "k_b5": col("k_b5", pa.int64()), "probe": col("probe", pa.int32()), "v": col("v", pa.int64()),
     })  # fmt: skip
     engine.register("zh_hot_index", table)
     if rest:
         engine.keyed_view("activity_keyed_rest", rest)
-        engine.materialise("zh_hot", "SELECT * FROM zh_hot_index UNION ALL\n" + _hot_sql(False, "activity_keyed_rest"))
+        rest_sql = engine.short_locations(_hot_sql(False, "activity_keyed_rest"))
+        engine.materialise("zh_hot", f"SELECT * FROM zh_hot_index UNION ALL SELECT * FROM ({rest_sql})")
     else:
-        engine.materialise("zh_hot", "SELECT * FROM zh_hot_index")
+        engine.register("zh_hot", table)
     return {"files": len(names), "rows": table.num_rows, "files_scanned": len(rest)}
 
 
