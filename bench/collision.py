@@ -24,11 +24,15 @@ Method
    * cold: nothing kept (as a new process with a new list): the watch side is computed in the run;
    * warm: the list unchanged since the watch side was prepared (``tactics.prepare_watch``, timed on its own as
      ``prepare_watch_seconds``, like the ingest-time keys): the run hashes the list's files and reads the watch
-     side from the cache directory.
+     side from the cache directory;
+   * warm_scan: as warm, but the engine told not to use the key index: the pass scans every row's keys, as every
+     run did before the index. Run alternately with warm, on the same data: the baseline of the same run.
 
-   ``seconds`` is the best cold run: it holds whatever the list did since the last run, and it is the figure
-   earlier rounds reported; ``seconds_warm`` is the scheduled run over an unchanged list. Both runs must give the
-   same hits.
+   Cold and warm runs look the keys up in the activity's key index (``zhihui.intel.keyindex``), built once after
+   generation as the service builds it after ingest (``keyindex.refresh``; ingest-time work like the keys, timed
+   as ``index_seconds``, its size ``index_bytes``) and reused with the data. ``seconds`` is the best cold run: it
+   holds whatever the list did since the last run, and it is the figure earlier rounds reported;
+   ``seconds_warm`` is the scheduled run over an unchanged list. Every run must give the same hits.
 3. Baseline: pandas ``merge`` of a 10^7-row slice (the first file of each source) with the watched ID numbers (the
    merge alone; reading the slice into pandas is timed separately).
 
@@ -55,6 +59,7 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from zhihui.intel import keyindex
 from zhihui.intel.normalise import KEYS_META, KEYS_VERSION, name_key, parquet_options, with_keys
 from zhihui.intel.rules import load_rules
 from zhihui.intel.schema import ACTIVITY, ACTIVITY_STORED, WATCH_KEYS, WATCHLIST
@@ -428,18 +433,33 @@ def generate(rows: int, watch: int, seed: int, out: Path, log: list[str]) -> dic
 # --- timing --------------------------------------------------------------------------------------------------
 
 
-def engine(out: Path, threads: int | None, cache: Path | None) -> DuckDBEngine:
+def engine(out: Path, threads: int | None, cache: Path | None, key_index: bool = True) -> DuckDBEngine:
     return DuckDBEngine(out / "activity", out / "watchlist.parquet", out / "watch_keys.parquet", threads=threads,
-                        watch_cache=cache)  # fmt: skip
+                        watch_cache=cache, key_index=key_index)  # fmt: skip
 
 
-def time_collide(out: Path, threads: int | None, cache: Path | None) -> tuple[float, pa.Table, dict[str, Any]]:
-    """One run in a state as a new process has it: nothing kept in memory; ``cache``: the watch-side files."""
+def ensure_index(out: Path) -> dict[str, Any]:
+    """The activity's key index, built as the service builds it (``keyindex.refresh``) and timed; kept with the
+    data and reused while it covers every file."""
+    info = out / "keyindex.json"
+    got = keyindex.refresh(out / "activity")
+    if got["rebuilt"] or not info.exists():
+        size = sum(p.stat().st_size for p in (out / "activity" / keyindex.INDEX_DIR).rglob("*.npy"))
+        info.write_text(json.dumps({"index_seconds": got["seconds"], "index_bytes": size,
+                                    "load": round(os.getloadavg()[0], 2)}))  # fmt: skip
+    assert got["rows_outside"] == 0, got
+    return json.loads(info.read_text())
+
+
+def time_collide(out: Path, threads: int | None, cache: Path | None,
+                 key_index: bool = True) -> tuple[float, pa.Table, dict[str, Any]]:  # fmt: skip
+    """One run in a state as a new process has it: nothing kept in memory; ``cache``: the watch-side files;
+    ``key_index``: False scans every row (the pass as it was before the index: the same run's baseline)."""
     clear_watch_cache()
     rules = load_rules()
     stats: dict[str, Any] = {"load_before": round(os.getloadavg()[0], 2)}
     t = time.perf_counter()
-    with engine(out, threads, cache) as eng:
+    with engine(out, threads, cache, key_index) as eng:
         hits = collide(eng, rules, stats=stats)
     seconds = time.perf_counter() - t
     stats["load_after"] = round(os.getloadavg()[0], 2)
@@ -534,9 +554,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"rows {args.rows:,} activity, {args.watchlist:,} watchlist entries, {man['population']:,} persons; "
           f"injected {man['exact_rows_injected']:,} exact-identity rows, {man['fuzzy_rows_injected']:,} corrupted; "
           f"{os.cpu_count()} cores")  # fmt: skip
+    index = ensure_index(out)
+    print(f"key index: {index['index_bytes'] / 2**30:.2f} GiB, built in {index['index_seconds']} s "
+          f"(load {index['load']})")  # fmt: skip
     cache = out / "watch_cache"
     shutil.rmtree(cache, ignore_errors=True)
-    runs: dict[str, list[tuple[float, float, float, dict[str, float]]]] = {"cold": [], "warm": []}
+    runs: dict[str, list[tuple[float, float, float, dict[str, float]]]] = {"cold": [], "warm": [], "warm_scan": []}
     hits = pa.table({})
     stats: dict[str, Any] = {}
     all_hits: dict[str, pa.Table] = {}
@@ -547,12 +570,16 @@ def main(argv: list[str] | None = None) -> int:
         all_hits["cold"] = hits
     prep_s, prep_load = time_prepare(out, args.threads, cache)
     for _ in range(max(1, args.repeat)):  # warm: the list unchanged since the last run, its watch side on disk
-        s, hits, stats = time_collide(out, args.threads, cache)
-        assert stats["watch_cached"]
-        runs["warm"].append((s, stats["load_before"], stats["load_after"], stats["step_seconds"]))
-        all_hits["warm"] = hits
-    if not all_hits["cold"].equals(all_hits["warm"]):
-        raise SystemExit("warm and cold runs disagree")
+        for kind, use in (("warm", True), ("warm_scan", False)):  # alternately with the scan, on the same data
+            s, got, st = time_collide(out, args.threads, cache, use)
+            assert st["watch_cached"] and bool(st["key_index"]) == use, st.get("key_index")
+            runs[kind].append((s, st["load_before"], st["load_after"], st["step_seconds"]))
+            all_hits[kind] = got
+            if use:
+                hits, stats = got, st
+    for kind in ("warm", "warm_scan"):
+        if not all_hits["cold"].equals(all_hits[kind]):
+            raise SystemExit(f"cold and {kind} runs disagree")
     mt = hits.group_by("match_type").aggregate([("hit_key", "count")]).to_pylist()
     by_rule = hits.group_by("rule_code").aggregate([("hit_key", "count")]).to_pylist()
     truth = fuzzy_truth(out, hits)
@@ -561,8 +588,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{'step':44s} {'seconds':>9s}  note")
     print(f"{'generate Parquet':44s} {man['generation_s']:9.1f}  {man['bytes'] / 2**30:.2f} GiB on disk, snappy")
     print(f"{'  keys at ingest (not timed below)':44s} {man['keys_s']:9.1f}  normalise.with_keys on every row")
+    print(f"{'  key index at ingest (not timed below)':44s} {index['index_seconds']:9.1f}  keyindex.refresh, "
+          f"{index['index_bytes'] / 2**30:.2f} GiB")  # fmt: skip
     for kind, note in (("cold", "nothing kept: the watch side computed in the run"),
-                       ("warm", "the list unchanged: its watch side read from the cache")):  # fmt: skip
+                       ("warm", "the list unchanged: its watch side read from the cache"),
+                       ("warm_scan", "as warm, every row scanned (no key index)")):  # fmt: skip
         if kind == "warm":
             print(f"{'prepare the watch side (once per list)':44s} {prep_s:9.2f}  to the cache; load {prep_load}")
         for i, (s, la, lb, _) in enumerate(runs[kind], 1):
@@ -589,6 +619,9 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": round(min(r[0] for r in runs["cold"]), 3),
         "seconds_cold": round(min(r[0] for r in runs["cold"]), 3),
         "seconds_warm": round(min(r[0] for r in runs["warm"]), 3),
+        "seconds_warm_scan": round(min(r[0] for r in runs["warm_scan"]), 3),
+        "index_seconds": index["index_seconds"],
+        "index_bytes": index["index_bytes"],
         "prepare_watch_seconds": round(prep_s, 3),
         "runs_s": {k: [round(r[0], 3) for r in v] for k, v in runs.items()},
         "pandas_seconds_1e7": round(base["merge_s"], 3) if base else None,

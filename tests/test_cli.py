@@ -100,7 +100,13 @@ def test_intel_commands(db_url: str, tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["rows_quarantined"] == 0 and out["collision"]["hits"] > 0
-    r = run(env, "intel", "collide")
+    r = run(env, "intel", "index", "--status")
+    assert r.returncode == 0 and json.loads(r.stdout)["built"] is False, r.stderr
+    r = run(env, "intel", "index")
+    assert r.returncode == 0, r.stderr
+    built = json.loads(r.stdout)
+    assert built["rebuilt"] and built["rows"] == out["rows_ok"] and built["rows_outside"] == 0
+    r = run(env, "intel", "collide")  # over the index now: the same hits as the batch's own run
     assert r.returncode == 0, r.stderr
     again = json.loads(r.stdout)
     assert again["hits"] == out["collision"]["hits"] and again["new_hits"] == 0

@@ -179,6 +179,11 @@ async def test_the_twice_daily_schedule(app: Any, client: httpx.AsyncClient, wor
     both = await asyncio.gather(service.scheduled_collision(app.state.db, settings),
                                 service.scheduled_collision(app.state.db, settings))
     assert sorted(x is None for x in both) == [False, True]
+    # the scheduled run reads all activity: it built the key index first, and the index covers every file
+    from zhihui.intel import keyindex
+
+    st = keyindex.status(service.activity_dir(settings))
+    assert st["built"] and st["files"] > 0 and st["files_outside"] == 0, st
     async with app.state.db.tx() as session:  # make that run a manual one: the app's own timer must run the slot
         await session.execute(update(CollisionRun).where(CollisionRun.trigger == "schedule").values(trigger="manual"))
     # The app's own timer (background on) runs the slot that is due, once, and its hits become orders.

@@ -133,3 +133,15 @@ def test_an_index_of_another_format_is_not_read(data):
     (gen / "manifest.json").write_text(json.dumps({**manifest, "keys_version": "0"}))
     assert keyindex.open_index(root) is None
     assert _same(root, data)["key_index"] is None
+
+
+def test_a_damaged_index_is_not_trusted(data, caplog):
+    root = data["keyed"]
+    keyindex.build(root)
+    gen = keyindex.open_index(root).gen
+    (gen / "internet_cafe" / "k_b3.keys.npy").unlink()  # listed in the manifest, gone from the disk
+    stats = _same(root, data)
+    assert stats["key_index"] is None and "key index not used" in caplog.text
+    assert keyindex.refresh(root)["rebuilt"] is False  # refresh looks at the files, not the arrays: --rebuild mends
+    keyindex.build(root)
+    assert _same(root, data)["key_index"]["files"] == 4

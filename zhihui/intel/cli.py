@@ -67,6 +67,21 @@ def _collide(args: argparse.Namespace) -> int:
     return 0
 
 
+def _index(args: argparse.Namespace) -> int:
+    from zhihui.intel import keyindex, service
+
+    root = service.activity_dir(load_settings())
+    if args.status:
+        out = keyindex.status(root)
+    elif args.rebuild:
+        keyindex.build(root)
+        out = {**keyindex.status(root), "rebuilt": True}
+    else:
+        out = keyindex.refresh(root)
+    _print(out)
+    return 0
+
+
 def _import_sim(args: argparse.Namespace) -> int:
     from zhihui.intel import persons
 
@@ -290,6 +305,11 @@ def register(sub: Any) -> None:
     c.add_argument("--since", type=_when)
     c.add_argument("--until", type=_when)
     c.set_defaults(func=_safe(_collide))
+    ix = isub.add_parser("index", help="键值索引: bring the activity's key index up to date (full collisions use it)")
+    mode = ix.add_mutually_exclusive_group()
+    mode.add_argument("--rebuild", action="store_true", help="rebuild now, whatever it covers")
+    mode.add_argument("--status", action="store_true", help="only say what it covers")
+    ix.set_defaults(func=_safe(_index))
     i = isub.add_parser("import-sim", help="load a GENERATED persons.csv's tagged persons as key persons")
     i.add_argument("persons_csv")
     i.add_argument("--org-id", type=int, help="responsible station (orgs.id)")

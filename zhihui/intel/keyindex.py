@@ -46,7 +46,7 @@ from zhihui.intel.normalise import KEYS_META, KEYS_VERSION
 __all__ = ["COLUMNS", "INDEX_DIR", "KeyIndex", "build", "open_index", "refresh", "status"]
 
 INDEX_DIR = "_keyindex"
-FORMAT = 1  # bump when the layout or the meaning of a file changes: an index of another format is not read
+FORMAT = 2  # bump when the layout or the meaning of a file changes: an index of another format is not read
 # The key columns searched (k_b1 is k_id's top bits: a range of the sorted k_id) and those carried by ordinal.
 COLUMNS = ("k_id", "k_b2", "k_b3", "k_b4", "k_b5", "k_phone", "k_plate")
 ROW_COLUMNS = ("k_id", "k_b5")
@@ -104,6 +104,8 @@ class KeyIndex:
         self.sources: dict[str, list[_Entry]] = {
             src: [_Entry(**e) for e in v["files"]] for src, v in manifest["sources"].items()
         }
+        # the arrays each source has (a column of zeros has none): one that is listed and missing is an error
+        self._saved = {src: set(v["arrays"]) for src, v in manifest["sources"].items()}
         self._arrays: dict[tuple[str, str], np.ndarray | None] = {}
 
     @property
@@ -117,8 +119,8 @@ class KeyIndex:
     def _array(self, source: str, name: str) -> np.ndarray | None:
         key = (source, name)
         if key not in self._arrays:
-            p = self.gen / source / f"{name}.npy"
-            self._arrays[key] = np.load(p, mmap_mode="r") if p.exists() else None
+            saved = name in self._saved.get(source, ())
+            self._arrays[key] = np.load(self.gen / source / f"{name}.npy", mmap_mode="r") if saved else None
         return self._arrays[key]
 
     def usable(self, files: Sequence[str]) -> dict[str, list[tuple[int, str]]]:
@@ -246,10 +248,10 @@ def build(root: str | os.PathLike[str]) -> dict[str, Any]:
         tmp = d / f".{name}"
         tmp.mkdir()
         try:
-            for src, entries in by_source.items():
-                _build_source(root, tmp / src, entries)
+            arrays = {src: _build_source(root, tmp / src, entries) for src, entries in by_source.items()}
             manifest = {"format": FORMAT, "keys_version": KEYS_VERSION,
-                        "sources": {s: {"files": [e.__dict__ for e in es]} for s, es in by_source.items()}}  # fmt: skip
+                        "sources": {s: {"files": [e.__dict__ for e in es], "arrays": arrays[s]}
+                                    for s, es in by_source.items()}}  # fmt: skip
             (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False))
             os.replace(tmp, d / name)
         except BaseException:
@@ -265,8 +267,10 @@ def build(root: str | os.PathLike[str]) -> dict[str, Any]:
                 "seconds": round(time.perf_counter() - t, 3)}  # fmt: skip
 
 
-def _build_source(root: Path, out: Path, entries: list[_Entry]) -> None:
+def _build_source(root: Path, out: Path, entries: list[_Entry]) -> list[str]:
+    """The arrays of one source under ``out``; returns their names."""
     out.mkdir(parents=True)
+    saved = []
     n = sum(e.rows for e in entries)
     ord_type = np.uint32 if n < 2**32 else np.int64
     for col in COLUMNS:  # a column at a time: memory for one column of the source, not all of them
@@ -279,6 +283,7 @@ def _build_source(root: Path, out: Path, entries: list[_Entry]) -> None:
         v = np.concatenate(parts).astype(np.int64, copy=False) if parts else np.zeros(0, np.int64)
         if col in ROW_COLUMNS and v.any():
             np.save(out / f"{col}.rows.npy", v)
+            saved.append(f"{col}.rows")
         sel = np.flatnonzero(v)
         if not sel.size:
             continue
@@ -286,3 +291,5 @@ def _build_source(root: Path, out: Path, entries: list[_Entry]) -> None:
         order = np.argsort(vals, kind="stable")
         np.save(out / f"{col}.keys.npy", vals[order])
         np.save(out / f"{col}.ord.npy", sel[order].astype(ord_type))
+        saved += [f"{col}.keys", f"{col}.ord"]
+    return saved

@@ -335,6 +335,14 @@ async def _scheduled(db: Database, settings: Settings, slot: datetime) -> RunSum
     # Nothing to collide is not a run: a fresh installation's run list stays empty until lists and data exist.
     if done or not watched or not _has_parquet(activity_dir(settings)):
         return None
+    # The scheduled run reads all activity: the key index is brought up to date first (rebuilt only when what
+    # arrived since its build exceeds a tenth of it; the rest is scanned), in the background thread it runs in.
+    from zhihui.intel import keyindex
+
+    try:
+        await asyncio.to_thread(keyindex.refresh, activity_dir(settings))
+    except (OSError, ValueError) as e:  # a broken index is not a missed slot: the run scans instead
+        log.warning("key index not refreshed: %s", e)
     return await run_collision(db, settings, Actor.system(), trigger="schedule")
 
 

@@ -44,6 +44,7 @@ import functools
 import glob
 import hashlib
 import json
+import logging
 import math
 import os
 import re
@@ -1436,7 +1437,11 @@ def collide(
         engine.register(name, table)
     clock("watch side")
     if since is None and until is None:
-        used = _index_hot(engine, watch["zh_probe"])
+        try:
+            used = _index_hot(engine, watch["zh_probe"])
+        except (OSError, ValueError) as e:  # a damaged index: this run scans (refresh or --rebuild mends it)
+            logging.getLogger("zhihui.intel").warning("key index not used: %s", e)
+            used = None
         if stats is not None:
             stats["key_index"] = used
         if used is None:
