@@ -442,6 +442,8 @@ def ensure_index(out: Path) -> dict[str, Any]:
     """The activity's key index, built as the service builds it (``keyindex.refresh``) and timed; kept with the
     data and reused while it covers every file."""
     info = out / "keyindex.json"
+    if not info.exists():  # built here, so that its time is known
+        shutil.rmtree(out / "activity" / keyindex.INDEX_DIR, ignore_errors=True)
     got = keyindex.refresh(out / "activity")
     if got["rebuilt"] or not info.exists():
         size = sum(p.stat().st_size for p in (out / "activity" / keyindex.INDEX_DIR).rglob("*.npy"))

@@ -26,6 +26,7 @@ __all__ = [
     "KEYS_VERSION",
     "activity_keys",
     "block_keys",
+    "distinct",
     "doc_key",
     "hash64",
     "hash_key",
@@ -221,9 +222,6 @@ def name_hash(values: Any) -> np.ndarray:
     return out
 
 
-_POW10 = 10 ** np.arange(8, dtype=np.int64)[::-1]
-
-
 def id_pack(values: Any) -> np.ndarray:
     """The k_id key of normalised ID strings (see above): int64, 0 for null."""
     arr = _arrow(values, pa.string())
@@ -235,8 +233,14 @@ def id_pack(values: Any) -> np.ndarray:
     digits = (mat[:, :17] <= 9).all(axis=1)
     ok, m = cand[digits], mat[digits]
 
+    cols = np.ascontiguousarray(m[:, :17].T)  # a row of bytes per digit position: Horner's rule runs on rows
+
     def num(a: int, b: int) -> np.ndarray:  # digits a..b (1-based, inclusive) as one number
-        return m[:, a - 1 : b].astype(np.int64) @ _POW10[8 - (b - a + 1) :]
+        acc = cols[a - 1].astype(np.int64)
+        for j in range(a, b):  # (about 3x faster than an integer matmul, which has no BLAS)
+            acc *= 10
+            acc += cols[j]
+        return acc
 
     last = m[:, 17].astype(np.int64)
     check = np.where(last <= 9, last + 1, np.where(last == ord("X") - 48, 11, ID_CHECK_OTHER))
@@ -247,6 +251,13 @@ def id_pack(values: Any) -> np.ndarray:
         h = hash64(pc.take(arr, pa.array(odd)))
         out[odd] = -((h >> np.uint64(2)) | np.uint64(1)).astype(np.int64)
     return out
+
+
+def distinct(a: np.ndarray) -> np.ndarray:
+    """Sorted distinct values of an integer array (numpy 2's np.unique hashes first: some 50x slower on 10^5-10^6
+    keys than this sort)."""
+    a = np.sort(a)
+    return a[np.concatenate(([True], a[1:] != a[:-1]))] if len(a) else a
 
 
 def ymd(dates: Any) -> tuple[np.ndarray, np.ndarray]:

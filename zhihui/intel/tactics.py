@@ -63,7 +63,17 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from zhihui.intel.keyindex import KeyIndex, open_index
-from zhihui.intel.normalise import KEYS_META, KEYS_VERSION, activity_keys, block_keys, hash_key, id_pack, name_hash, ymd
+from zhihui.intel.normalise import (
+    KEYS_META,
+    KEYS_VERSION,
+    activity_keys,
+    block_keys,
+    distinct,
+    hash_key,
+    id_pack,
+    name_hash,
+    ymd,
+)
 from zhihui.intel.rules import RuleSet, load_rules
 from zhihui.intel.schema import ACTIVITY, ACTIVITY_KEYS, SOURCES
 
@@ -1273,7 +1283,7 @@ def _watch_tables(watch_keys: pa.Table, keep: np.ndarray, who: np.ndarray, perso
                 sets[6 if tname == "phone" else 7] = [k[xsel]]
         for pset, vs in sets.items():
             v = np.concatenate(vs)
-            v = v[v != 0]
+            v = distinct(v[v != 0])  # sorted and distinct: the key index searches a set as it is
             probes.append((np.full(len(v), i, np.int32), np.full(len(v), pset, np.int32), v))
     order = np.concatenate(rows)
     pick = fz[order]
@@ -1290,14 +1300,8 @@ def _watch_tables(watch_keys: pa.Table, keep: np.ndarray, who: np.ndarray, perso
     def stack(parts: list[tuple[np.ndarray, ...]], names: tuple[str, ...]) -> pa.Table:
         return pa.table({nm: pa.array(np.concatenate([p[j] for p in parts])) for j, nm in enumerate(names)})
 
-    # the probe sets sorted and distinct: a semi-join does not care, the key index searches them as they are
-    ps, pp, pv = (np.concatenate([p[j] for p in probes]) for j in range(3))
-    order = np.lexsort((pv, pp, ps))
-    ps, pp, pv = ps[order], pp[order], pv[order]
-    first = np.ones(len(pv), bool)
-    first[1:] = (ps[1:] != ps[:-1]) | (pp[1:] != pp[:-1]) | (pv[1:] != pv[:-1])
-    zh_probe = pa.table({"src": pa.array(ps[first]), "probe": pa.array(pp[first]), "v": pa.array(pv[first])})
-    return {"zh_fz": fz_table, "zh_xkey": stack(x_parts, ("src", "key_type", "k")), "zh_probe": zh_probe}
+    return {"zh_fz": fz_table, "zh_xkey": stack(x_parts, ("src", "key_type", "k")),
+            "zh_probe": stack(probes, ("src", "probe", "v"))}  # fmt: skip
 
 
 # --- the watch side, kept per watchlist version ----------------------------------------------------------
