@@ -190,3 +190,54 @@ def test_a_foreigner_is_listed_by_passport() -> None:
         assert exc.field == "other_ids.0"
     else:
         raise AssertionError("a word is no document number")
+
+
+async def test_the_list_is_exported_again_only_when_it_may_have_changed(app: Any, tmp_path: Any) -> None:
+    """Every collision run exports the list: unchanged, the files stay as they are; a new person, a changed phone, an
+    archived person or a renamed station's code each write them again, with the change in them."""
+    import pyarrow.parquet as pq
+
+    from zhihui.core.auth import Actor
+    from zhihui.intel import persons
+
+    db, out, actor = app.state.db, tmp_path / "wl", Actor(None, "test", "analyst")
+
+    async def export() -> tuple[int, dict[str, list]]:
+        async with db.read() as session:
+            wl, keys, n = await persons.export_watchlist(session, out)
+        return n, {"mtime": [wl.stat().st_mtime_ns, keys.stat().st_mtime_ns],
+                   "keys": sorted(pq.read_table(keys).column("key_value").to_pylist()),
+                   "org": pq.read_table(wl).column("org_code").to_pylist()}  # fmt: skip
+
+    async with db.tx() as session:
+        org = Org(code="440304500000", name="导出测试所", kind="station", lat=22.5, lon=114.0)
+        session.add(org)
+        await session.flush()
+        p = await persons.create_person(session, actor, persons.PersonIn(
+            name="导出甲", id_number=_id("44030419900101123"), category="在逃", phones=["13800138001"],
+            org_id=org.id))  # fmt: skip
+        pid, oid = p.id, org.id
+    n, first = await export()
+    again = (await export())[1]
+    assert n == 1 and again["mtime"] == first["mtime"]  # nothing changed: not written again
+    async with db.tx() as session:
+        await persons.create_person(session, actor, persons.PersonIn(name="导出乙", category="吸毒人员",
+                                                                    phones=["13900139002"]))  # fmt: skip
+    n, got = await export()
+    assert n == 2 and "13900139002" in got["keys"]
+    async with db.tx() as session:
+        await persons.update_person(session, actor, pid, persons.PersonPatch(phones=["13700137003"]))
+    n, got = await export()
+    assert "13700137003" in got["keys"] and "13800138001" not in got["keys"]
+    async with db.tx() as session:
+        await persons.update_person(session, actor, pid, persons.PersonPatch(status="archived"))
+    n, got = await export()
+    assert n == 1 and "13700137003" not in got["keys"]
+    async with db.tx() as session:
+        await persons.update_person(session, actor, pid, persons.PersonPatch(status="active"))
+    n, got = await export()
+    assert n == 2 and "440304500000" in got["org"]
+    async with db.tx() as session:  # only the station's code changes: no person's row does
+        (await session.get(Org, oid)).code = "440304510000"
+    n, got = await export()
+    assert n == 2 and "440304510000" in got["org"] and "440304500000" not in got["org"]
