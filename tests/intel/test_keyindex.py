@@ -145,3 +145,31 @@ def test_a_damaged_index_is_not_trusted(data, caplog):
     assert keyindex.refresh(root)["rebuilt"] is False  # refresh looks at the files, not the arrays: --rebuild mends
     keyindex.build(root)
     assert _same(root, data)["key_index"]["files"] == 4
+
+
+def test_probe_sets_in_any_order_find_the_same(data):
+    """The look-up sorts what it is given if it must: a watch side whose probe sets come shuffled, in pieces and with
+    repeats gives the same rows as the scan."""
+    from zhihui.intel import tactics
+
+    root = data["keyed"]
+    keyindex.build(root)
+    hits0, hot0, _ = _run(root, data, key_index=False)
+    real = tactics._watch_tables
+
+    def shuffled(*a: object, **kw: object) -> dict:
+        out = real(*a, **kw)
+        p = out["zh_probe"]
+        p = pa.concat_tables([p, p.slice(0, max(1, p.num_rows // 3))])  # repeats, and a set in two pieces
+        out["zh_probe"] = p.take(pa.array(list(range(p.num_rows))[::-1]))
+        return out
+
+    tactics.clear_watch_cache()
+    try:
+        tactics._watch_tables = shuffled
+        hits, hot, stats = _run(root, data, key_index=True)
+    finally:
+        tactics._watch_tables = real
+        tactics.clear_watch_cache()
+    assert stats["key_index"]["rows"] > 0
+    assert hits.equals(hits0) and hot.cast(hot0.schema).equals(hot0)

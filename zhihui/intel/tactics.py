@@ -1544,9 +1544,17 @@ def _index_hot(engine: Engine, probe: pa.Table) -> dict[str, int] | None:
     rest = [f for f in files if f not in covered]
     names = [engine.file_name(f) for f in paths]  # as the SQL pass names a file (DuckDB: its number)
     src_a, p_a, v_a = (probe.column(c).to_numpy() for c in ("src", "probe", "v"))
-    cut = np.flatnonzero((src_a[1:] != src_a[:-1]) | (p_a[1:] != p_a[:-1])) + 1
-    sets = {(int(src_a[a]), int(p_a[a])): v_a[a:b] for a, b in zip(np.r_[0, cut], np.r_[cut, len(v_a)], strict=True)
-            if b > a}  # fmt: skip
+    group = src_a.astype(np.int64) * 64 + p_a
+    cut = np.flatnonzero(group[1:] != group[:-1]) + 1
+    if len(cut) + 1 != len(distinct(group)):  # _watch_tables writes each set in one piece; if not, gather them
+        order = np.argsort(group, kind="stable")
+        group, src_a, p_a, v_a = group[order], src_a[order], p_a[order], v_a[order]
+        cut = np.flatnonzero(group[1:] != group[:-1]) + 1
+    sets = {}
+    for a, b in zip(np.r_[0, cut], np.r_[cut, len(v_a)], strict=True):
+        v = v_a[a:b]
+        if b > a:  # a binary search needs the set sorted and distinct (it is, as _watch_tables writes it)
+            sets[(int(src_a[a]), int(p_a[a]))] = v if np.all(v[1:] > v[:-1]) else distinct(v)
     base: dict[str, int] = {}
     at = 0
     for src, v in usable.items():  # the caller's file names, numbered as the dictionary of the result
