@@ -53,7 +53,7 @@ def test_index_finds_what_the_scan_finds(data):
     assert set(built["sources"]) == set(pc.unique(build_tables()["activity"].column("source")).to_pylist())
     assert keyindex.status(root) | {"generation": None} == {
         "built": True, "generation": None, "files": 4, "rows": build_tables()["activity"].num_rows,
-        "files_outside": 0, "rows_outside": 0}  # fmt: skip
+        "files_outside": 0, "rows_outside": 0, "rows_indexable_outside": 0}  # fmt: skip
     stats = _same(root, data)
     hot = _run(root, data, key_index=True)[1]
     assert stats["key_index"] == {"files": 4, "rows": hot.num_rows, "files_scanned": 0} and hot.num_rows > 0
@@ -107,7 +107,11 @@ def test_refresh_rebuilds_when_enough_is_outside(data):
     assert not waiting["rebuilt"] and waiting["files_outside"] == 1
     again = keyindex.refresh(root)
     assert again["rebuilt"] and again["files_outside"] == 0 and again["generation"] != first["generation"]
-    assert [p.name for p in (root / keyindex.INDEX_DIR).iterdir() if p.is_dir()] == [again["generation"]]
+    # the generation before stays (a run may have it open); older ones go
+    assert {p.name for p in (root / keyindex.INDEX_DIR).iterdir() if p.is_dir()} == {again["generation"],
+                                                                                     first["generation"]}
+    third = keyindex.build(root)["generation"]
+    assert {p.name for p in (root / keyindex.INDEX_DIR).iterdir() if p.is_dir()} == {third, again["generation"]}
     _same(root, data)
 
 
@@ -173,3 +177,44 @@ def test_probe_sets_in_any_order_find_the_same(data):
         tactics.clear_watch_cache()
     assert stats["key_index"]["rows"] > 0
     assert hits.equals(hits0) and hot.cast(hot0.schema).equals(hot0)
+
+
+def test_files_the_index_cannot_hold_are_scanned_and_not_rebuilt_for(data):
+    """Files without keys never enter the index: refresh does not rebuild for them again and again."""
+    root = data["mixed"]
+    assert keyindex.refresh(root)["rebuilt"]
+    st = keyindex.refresh(root)
+    assert not st["rebuilt"] and st["rows_outside"] > 0 and st["rows_indexable_outside"] == 0
+
+
+def test_a_file_in_another_sources_directory_is_scanned(data):
+    """The engines take a row's source from its source=... directory: a file put in the wrong one is not indexed
+    under its rows' own source, and the run gives what the scan gives."""
+    root = data["keyed"]
+    (root / "source=hotel_checkin" / "part-0.parquet").rename(root / "source=internet_cafe" / "part-1.parquet")
+    keyindex.build(root)
+    assert keyindex.status(root)["files_outside"] == 1
+    assert _same(root, data)["key_index"]["files_scanned"] == 1
+
+
+def test_a_file_replaced_by_a_copy_with_its_size_and_time_is_scanned(data):
+    root = data["keyed"]
+    keyindex.build(root)
+    f = root / "source=hotel_checkin" / "part-0.parquet"
+    copy = shutil.copy2(f, root / "copy.tmp")  # same bytes, same mtime (as cp -p or rsync -t leave it)
+    os.replace(copy, f)
+    assert _same(root, data)["key_index"]["files_scanned"] == 1
+
+
+def test_null_keys_are_not_indexed(data):
+    """A keyed file with NULL in a key column (ingest never writes one): scanned, where the scan skips the NULLs."""
+    root = data["keyed"]
+    f = root / "source=internet_cafe" / "part-0.parquet"
+    t = pq.read_table(f)
+    i = t.schema.get_field_index("k_id")
+    k = t.column("k_id").to_pylist()
+    k[0] = None
+    pq.write_table(t.set_column(i, t.schema.field("k_id").with_nullable(True), pa.array(k, pa.int64())), f)
+    keyindex.build(root)
+    assert keyindex.status(root)["files_outside"] == 1
+    assert _same(root, data)["key_index"]["files_scanned"] == 1

@@ -14,15 +14,15 @@ Spark and pyarrow do)::
 
     CURRENT                               the generation in use (its name; replaced atomically)
     <generation>/manifest.json            format, keys version, per source the files covered (path relative to
-                                          the activity directory, size, mtime_ns, rows), in ordinal order
+                                          the activity directory, size, mtime_ns, inode, rows), in ordinal order
     <generation>/<source>/<col>.keys.npy  the column's non-zero values, sorted (int64)
     <generation>/<source>/<col>.ord.npy   the ordinal of each value's row (uint32, or int64 past 2^32 rows)
     <generation>/<source>/<col>.rows.npy  k_id and k_b5 by ordinal (what the fuzzy steps carry; none if all zero)
 
 A source's rows are numbered file after file in manifest order, so an ordinal is a (file, row number) by the
 files' row counts. Covered: files with this version's keys holding a single source (the layout ingest writes,
-``source=<name>/<batch>.parquet``). A file that is not, or that changed (size or mtime) since the index was built,
-is left to the SQL pass, which then reads only such files.
+``source=<name>/<batch>.parquet``). A file that is not, or that changed (size, mtime or inode) since the index
+was built, is left to the SQL pass, which then reads only such files.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from zhihui.intel.normalise import KEYS_META, KEYS_VERSION
 __all__ = ["COLUMNS", "INDEX_DIR", "KeyIndex", "build", "open_index", "refresh", "status"]
 
 INDEX_DIR = "_keyindex"
-FORMAT = 2  # bump when the layout or the meaning of a file changes: an index of another format is not read
+FORMAT = 3  # bump when the layout or the meaning of a file changes: an index of another format is not read
 # The key columns searched (k_b1 is k_id's top bits: a range of the sorted k_id) and those carried by ordinal.
 COLUMNS = ("k_id", "k_b2", "k_b3", "k_b4", "k_b5", "k_phone", "k_plate")
 ROW_COLUMNS = ("k_id", "k_b5")
@@ -60,16 +60,20 @@ class _Entry:
     path: str  # relative to the activity directory
     size: int
     mtime_ns: int
+    inode: int  # a file replaced by a copy that kept size and time (cp -p, rsync -t) is another inode
     rows: int
 
 
-def _stat(path: Path) -> tuple[int, int]:
+def _stat(path: Path) -> tuple[int, int, int]:
     st = path.stat()
-    return st.st_size, st.st_mtime_ns
+    return st.st_size, st.st_mtime_ns, st.st_ino
 
 
 def _single_source(path: Path) -> tuple[str | None, int]:
-    """(the one source a keyed file holds, or None; its row count): from the footer when the statistics say it."""
+    """(the one source a keyed file holds, or None if the index cannot hold it; its row count), from the footer
+    where the statistics say it. Not indexable: no keys of this version, NULL keys or sources (the scan skips
+    such rows: ingest never writes them), several sources, or a ``source=`` directory that names another source
+    than the rows do (the engines read the directory's name as the rows' source)."""
     meta = pq.read_metadata(path)
     schema = meta.schema.to_arrow_schema()
     if (schema.metadata or {}).get(KEYS_META) != KEYS_VERSION.encode() or not all(c in schema.names for c in COLUMNS):
@@ -77,17 +81,26 @@ def _single_source(path: Path) -> tuple[str | None, int]:
     if "source" not in schema.names:
         return None, meta.num_rows
     col = schema.names.index("source")
+    key_cols = [schema.names.index(c) for c in COLUMNS]
     seen: set[Any] = set()
     for i in range(meta.num_row_groups):
-        st = meta.row_group(i).column(col).statistics
-        if st is None or not st.has_min_max or st.null_count:
-            seen = {v for v in pq.read_table(path, columns=["source"]).column(0).unique().to_pylist()}
-            break
+        rg = meta.row_group(i)
+        for k in key_cols:
+            kst = rg.column(k).statistics
+            if kst is None or not kst.has_null_count or kst.null_count:
+                return None, meta.num_rows
+        st = rg.column(col).statistics
+        if st is None or not st.has_min_max or not st.has_null_count or st.null_count:
+            return None, meta.num_rows
         seen |= {st.min, st.max}
     if len(seen) != 1:
         return None, meta.num_rows
     (src,) = seen
-    return (src.decode() if isinstance(src, bytes) else src), meta.num_rows
+    src = src.decode() if isinstance(src, bytes) else src
+    named = [part.split("=", 1)[1] for part in path.parts[:-1] if part.startswith("source=")]
+    if named and named[-1] != src:
+        return None, meta.num_rows
+    return src, meta.num_rows
 
 
 def _listing(root: Path) -> list[Path]:
@@ -139,7 +152,7 @@ class KeyIndex:
                 continue
             i, e = where[(src, rel)]
             try:
-                if _stat(Path(f)) != (e.size, e.mtime_ns):
+                if _stat(Path(f)) != (e.size, e.mtime_ns, e.inode):
                     continue
             except OSError:
                 continue
@@ -211,16 +224,20 @@ def status(root: str | os.PathLike[str]) -> dict[str, Any]:
     usable = idx.usable([str(f) for f in files]) if idx else {}
     inside = {f for v in usable.values() for _, f in v}
     rows_in = sum(idx.sources[s][i].rows for s, v in usable.items() for i, _ in v) if idx else 0
-    rows_out = sum(pq.read_metadata(f).num_rows for f in files if str(f) not in inside)
+    outside = [_single_source(f) for f in files if str(f) not in inside]
+    rows_out = sum(n for _, n in outside)
     return {"built": idx is not None, "generation": idx.gen.name if idx else None, "files": len(inside),
-            "rows": rows_in, "files_outside": len(files) - len(inside), "rows_outside": rows_out}  # fmt: skip
+            "rows": rows_in, "files_outside": len(files) - len(inside), "rows_outside": rows_out,
+            # of those, the rows a build would take in (the others are always scanned)
+            "rows_indexable_outside": sum(n for src, n in outside if src is not None)}  # fmt: skip
 
 
 def refresh(root: str | os.PathLike[str], *, fraction: float = REFRESH_FRACTION) -> dict[str, Any]:
     """Rebuild ``root``'s index when the rows it does not cover exceed ``fraction`` of those it does (or there is
     none yet and there are rows to cover). Returns :func:`status` after, with ``rebuilt`` and ``seconds``."""
     before = status(root)
-    todo = before["rows_outside"] > 0 and (not before["built"] or before["rows_outside"] > fraction * before["rows"])
+    waiting = before["rows_indexable_outside"]
+    todo = waiting > 0 and (not before["built"] or waiting > fraction * before["rows"])
     t = time.perf_counter()
     if todo:
         build(root)
@@ -239,11 +256,11 @@ def build(root: str | os.PathLike[str]) -> dict[str, Any]:
         t = time.perf_counter()
         by_source: dict[str, list[_Entry]] = {}
         for f in _listing(root):
-            size, mtime = _stat(f)
+            size, mtime, inode = _stat(f)
             src, rows = _single_source(f)
             if src is None or not rows:
                 continue
-            by_source.setdefault(src, []).append(_Entry(os.path.relpath(f, root), size, mtime, rows))
+            by_source.setdefault(src, []).append(_Entry(os.path.relpath(f, root), size, mtime, inode, rows))
         name = f"g{time.time_ns():x}-{uuid.uuid4().hex[:6]}"
         tmp = d / f".{name}"
         tmp.mkdir()
@@ -253,18 +270,38 @@ def build(root: str | os.PathLike[str]) -> dict[str, Any]:
                         "sources": {s: {"files": [e.__dict__ for e in es], "arrays": arrays[s]}
                                     for s, es in by_source.items()}}  # fmt: skip
             (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False))
+            _sync(tmp)  # on disk before CURRENT names it: after a crash, a generation is whole or not named
             os.replace(tmp, d / name)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        try:
+            previous = (d / "CURRENT").read_text().strip()
+        except OSError:
+            previous = None
         cur = d / ".CURRENT.tmp"
         cur.write_text(name)
         os.replace(cur, d / "CURRENT")
-        for old in d.iterdir():  # earlier generations (a reader that has one open keeps its mapped files)
-            if old.is_dir() and old.name != name:
+        # the generation before stays, for a collision that opened it and has arrays still to map; older ones go
+        # (one that is gone is a read error there, and that run scans instead)
+        for old in d.iterdir():
+            if old.is_dir() and old.name not in (name, previous):
                 shutil.rmtree(old, ignore_errors=True)
         return {"generation": name, "sources": {s: sum(e.rows for e in es) for s, es in by_source.items()},
                 "seconds": round(time.perf_counter() - t, 3)}  # fmt: skip
+
+
+def _sync(folder: Path) -> None:
+    for f in folder.rglob("*"):
+        if f.is_file():
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+    for sub in [*(p for p in folder.rglob("*") if p.is_dir()), folder]:
+        fd = os.open(sub, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _build_source(root: Path, out: Path, entries: list[_Entry]) -> list[str]:
@@ -276,10 +313,11 @@ def _build_source(root: Path, out: Path, entries: list[_Entry]) -> list[str]:
     for col in COLUMNS:  # a column at a time: memory for one column of the source, not all of them
         parts = []
         for e in entries:
-            arr = pq.read_table(root / e.path, columns=[col]).column(0).to_numpy()
-            if len(arr) != e.rows:  # the footer and the data disagree: not an index to trust
-                raise ValueError(f"{e.path}: {len(arr)} rows read, {e.rows} in the footer")
-            parts.append(arr)
+            chunked = pq.read_table(root / e.path, columns=[col]).column(0)
+            if len(chunked) != e.rows or chunked.null_count:  # not as the footer said: not an index to trust
+                raise ValueError(f"{e.path}: {col} has {len(chunked)} rows ({chunked.null_count} NULL), "
+                                 f"{e.rows} in the footer")  # fmt: skip
+            parts.append(chunked.to_numpy())
         v = np.concatenate(parts).astype(np.int64, copy=False) if parts else np.zeros(0, np.int64)
         if col in ROW_COLUMNS and v.any():
             np.save(out / f"{col}.rows.npy", v)
