@@ -121,10 +121,6 @@ class KeyIndex:
         self._saved = {src: set(v["arrays"]) for src, v in manifest["sources"].items()}
         self._arrays: dict[tuple[str, str], np.ndarray | None] = {}
 
-    @property
-    def rows(self) -> int:
-        return sum(e.rows for es in self.sources.values() for e in es)
-
     def size(self, source: str) -> int:
         """Rows of ``source`` in the index."""
         return sum(e.rows for e in self.sources.get(source, ()))
@@ -138,19 +134,17 @@ class KeyIndex:
 
     def usable(self, files: Sequence[str]) -> dict[str, list[tuple[int, str]]]:
         """Per source, the (file number in the manifest, the caller's file name) of ``files`` the index holds as
-        they are now (same size and mtime); the rest of ``files`` is for the SQL pass."""
-        where = {(src, e.path): (i, e) for src, es in self.sources.items() for i, e in enumerate(es)}
-        by_rel = {e.path: src for src, es in self.sources.items() for e in es}
+        they are now (same size, mtime and inode); the rest of ``files`` is for the SQL pass."""
+        where = {e.path: (src, i, e) for src, es in self.sources.items() for i, e in enumerate(es)}
         out: dict[str, list[tuple[int, str]]] = {}
         for f in files:
             try:
                 rel = os.path.relpath(f, self.root)
             except ValueError:
                 continue
-            src = by_rel.get(rel)
-            if src is None:
+            if rel not in where:
                 continue
-            i, e = where[(src, rel)]
+            src, i, e = where[rel]
             try:
                 if _stat(Path(f)) != (e.size, e.mtime_ns, e.inode):
                     continue

@@ -229,14 +229,13 @@ def person_out(p: KeyPerson, org_names: dict[int, str] | None = None) -> dict[st
 _EXPORT_STAMP = "exported.json"  # what the files were exported from (see _list_stamp)
 
 
-async def _list_stamp(session: AsyncSession) -> dict[str, Any]:
+async def _list_stamp(session: AsyncSession, orgs: list[tuple[int, str]]) -> dict[str, Any]:
     """What an export depends on, cheaply: the key persons' count, highest id and latest change (every change of a
-    person, archiving included, sets updated_at: an ORM and a Core update alike), and the station codes."""
+    person, archiving included, sets updated_at: an ORM and a Core update alike), and the station codes ``orgs``."""
     n, top, changed = (await session.execute(
         select(func.count(), func.max(KeyPerson.id), func.max(KeyPerson.updated_at)))).one()  # fmt: skip
-    orgs = [list(r) for r in (await session.execute(select(Org.id, Org.code).order_by(Org.id))).all()]
     return {"format": 1, "persons": n, "max_id": top, "changed": changed.isoformat() if changed else None,
-            "orgs": hashlib.sha256(json.dumps(orgs).encode()).hexdigest()}  # fmt: skip
+            "orgs": hashlib.sha256(json.dumps([list(o) for o in orgs]).encode()).hexdigest()}  # fmt: skip
 
 
 async def export_watchlist(session: AsyncSession, out_dir: Path) -> tuple[Path, Path, int]:
@@ -247,14 +246,15 @@ async def export_watchlist(session: AsyncSession, out_dir: Path) -> tuple[Path, 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     wl_path, keys_path = out_dir / "watchlist.parquet", out_dir / "watch_keys.parquet"
-    stamp = await _list_stamp(session)
+    orgs = [tuple(r) for r in (await session.execute(select(Org.id, Org.code).order_by(Org.id))).all()]
+    stamp = await _list_stamp(session, orgs)
     try:
         done = json.loads((out_dir / _EXPORT_STAMP).read_text())
     except (OSError, ValueError):
         done = None
     if done and done.get("stamp") == stamp and wl_path.exists() and keys_path.exists():
         return wl_path, keys_path, int(done["active"])
-    codes = dict((await session.execute(select(Org.id, Org.code))).all())
+    codes = dict(orgs)
     cols = (KeyPerson.id, KeyPerson.category, KeyPerson.control_level, KeyPerson.id_number, KeyPerson.name,
             KeyPerson.name_key, KeyPerson.birth_date, KeyPerson.sex, KeyPerson.org_id, KeyPerson.other_ids,
             KeyPerson.phones, KeyPerson.plates)  # fmt: skip

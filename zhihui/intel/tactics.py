@@ -1545,27 +1545,24 @@ def _index_hot(engine: Engine, probe: pa.Table) -> dict[str, int] | None:
     names = [engine.file_name(f) for f in paths]  # as the SQL pass names a file (DuckDB: its number)
     src_a, p_a, v_a = (probe.column(c).to_numpy() for c in ("src", "probe", "v"))
     group = src_a.astype(np.int64) * 64 + p_a
-    cut = np.flatnonzero(group[1:] != group[:-1]) + 1
-    if len(cut) + 1 != len(distinct(group)):  # _watch_tables writes each set in one piece; if not, gather them
+    starts = np.r_[0, np.flatnonzero(group[1:] != group[:-1]) + 1] if len(group) else np.zeros(0, np.int64)
+    if len(set(group[starts].tolist())) != len(starts):  # _watch_tables writes each set in one piece; else gather
         order = np.argsort(group, kind="stable")
         group, src_a, p_a, v_a = group[order], src_a[order], p_a[order], v_a[order]
-        cut = np.flatnonzero(group[1:] != group[:-1]) + 1
+        starts = np.r_[0, np.flatnonzero(group[1:] != group[:-1]) + 1]
     sets = {}
-    for a, b in zip(np.r_[0, cut], np.r_[cut, len(v_a)], strict=True):
-        v = v_a[a:b]
-        if b > a:  # a binary search needs the set sorted and distinct (it is, as _watch_tables writes it)
-            sets[(int(src_a[a]), int(p_a[a]))] = v if np.all(v[1:] > v[:-1]) else distinct(v)
-    base: dict[str, int] = {}
-    at = 0
-    for src, v in usable.items():  # the caller's file names, numbered as the dictionary of the result
-        base[src] = at
-        at += len(v)
-
+    ends = np.r_[starts[1:], len(v_a)] if len(starts) else starts
+    for a, b in zip(starts, ends, strict=True):
+        v = v_a[a:b]  # a binary search needs the set sorted and distinct (it is, as _watch_tables writes it)
+        sets[(int(src_a[a]), int(p_a[a]))] = v if np.all(v[1:] > v[:-1]) else distinct(v)
+    # manifest file number → the file's number in the result's dictionary (``paths``' order; -1: not read)
     fmaps: dict[str, np.ndarray] = {}
-    for src in usable:  # manifest file number → the file's number in the result's dictionary (-1: not read)
+    at = 0
+    for src, v in usable.items():
         fmaps[src] = np.full(len(idx.sources[src]), -1, np.int32)
-        for j, (i, _) in enumerate(usable[src]):
-            fmaps[src][i] = base[src] + j
+        for i, _ in v:
+            fmaps[src][i] = at
+            at += 1
     tasks = [(src, code, p, col, sets[(code, pset)]) for src in usable if (code := _SRC.get(src)) is not None
              for p, col, pset in _PROBES if (code, pset) in sets]  # fmt: skip
 
