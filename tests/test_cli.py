@@ -100,6 +100,9 @@ def test_intel_commands(db_url: str, tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["rows_quarantined"] == 0 and out["collision"]["hits"] > 0
+    r = run({**env, "ZHIHUI_INTEL_DIR": str(tmp_path / "no-such-dir")}, "intel", "index", "--rebuild")
+    assert r.returncode == 2 and "error: activity: no ingested activity" in r.stderr, r.stderr
+    assert not (tmp_path / "no-such-dir").exists()
     r = run(env, "intel", "index", "--status")
     assert r.returncode == 0 and json.loads(r.stdout)["built"] is False, r.stderr
     r = run(env, "intel", "index")

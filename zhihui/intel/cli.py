@@ -68,9 +68,12 @@ def _collide(args: argparse.Namespace) -> int:
 
 
 def _index(args: argparse.Namespace) -> int:
+    from zhihui.core.errors import InvalidInput
     from zhihui.intel import keyindex, service
 
     root = service.activity_dir(load_settings())
+    if not service._has_parquet(root):  # a mistyped ZHIHUI_INTEL_DIR must not get an empty index called built
+        raise InvalidInput("activity", f"no ingested activity under {root} (ZHIHUI_INTEL_DIR)")
     if args.status:
         out = keyindex.status(root)
     elif args.rebuild:

@@ -243,8 +243,10 @@ def build(root: str | os.PathLike[str]) -> dict[str, Any]:
     """Build a new generation of ``root``'s index from the files now there and make it current. One build at a
     time per directory (a lock file); readers of the previous generation keep their mapped files."""
     root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"no activity directory {root}")
     d = _dir(root)
-    d.mkdir(parents=True, exist_ok=True)
+    d.mkdir(exist_ok=True)
     with open(d / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         t = time.perf_counter()
